@@ -1,0 +1,143 @@
+"""Forward+backward time and peak memory of every registered model, and S4D's kernel against a naive baseline.
+
+    python scripts/benchmark.py                  # table on stdout, JSON in benchmark.json
+    python scripts/benchmark.py --models s4d --repeats 5 --out results.json
+
+Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
+``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
+the forward+backward pass, beyond what the built model and its input already held.
+
+Sizes (documented, fixed): every model at its registry example shape scaled by ``SIZES`` below.
+S4D side by side, in the same run: the layer's kernel + FFT convolution with zoo's chunked Vandermonde
+autograd function versus a straightforward baseline that materialises the full ``(H, N/2, L)`` Vandermonde
+matrix with one ``einsum`` (what the reference code does without its pykeops or CUDA kernels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import resource
+import time
+
+import torch
+
+#: per model: constructor kwargs and the (batch, length, channels) input of the benchmark
+SIZES = {
+    "s4d": ({"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "d_state": 64}, (16, 1024, 3)),
+}
+#: S4D layer comparison: H channels, N state size, L length, B batch (sCIFAR-sized layer)
+S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
+
+
+def _peak_bytes(device: str) -> int:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _measure(build, device: str, repeats: int) -> dict:
+    """Build ``(fn, inputs)``, warm up once, then time ``repeats`` forward+backward passes."""
+    torch.manual_seed(0)
+    fn, inputs = build(device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    before = _peak_bytes(device)
+    fn(inputs).square().mean().backward()
+    peak = _peak_bytes(device) - (before if device == "cpu" else 0)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(inputs).square().mean().backward()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return {"ms": 1000 * sorted(times)[len(times) // 2], "peak_mib": peak / 2**20}
+
+
+def _model(name: str):
+    import zoo
+
+    kwargs, shape = SIZES[name]
+
+    def build(device):
+        model = zoo.create_model(name, **kwargs).to(device)
+        return model, torch.randn(*shape, device=device)
+
+    return build
+
+
+def _s4d_layer(naive: bool):
+    from zoo.ssm import S4DLayer
+
+    H, N, L, B = (S4D_LAYER[key] for key in "HNLB")
+
+    def build(device):
+        layer = S4DLayer(H, N).to(device)
+        if naive:  # the full Vandermonde matrix exp(ℓ log Ā) of shape (H, N/2, L), in one einsum
+            kernel = layer.kernel
+
+            def full_vandermonde(length: int) -> torch.Tensor:
+                log_dA, dB = kernel._log_discretize()
+                ell = torch.arange(length, device=log_dA.device, dtype=log_dA.real.dtype)
+                W = 2 * torch.view_as_complex(kernel.C) * dB
+                return torch.einsum("chn,hnl->chl", W, torch.exp(log_dA.unsqueeze(-1) * ell)).real
+
+            kernel.forward = full_vandermonde
+        return layer, torch.randn(B, L, H, device=device)
+
+    return build
+
+
+def _job(args: tuple) -> dict:
+    kind, name, device, repeats, threads = args
+    torch.set_num_threads(threads)
+    build = _model(name) if kind == "model" else _s4d_layer(naive=name == "naive")
+    return _measure(build, device, repeats)
+
+
+def main() -> None:
+    import zoo
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="*", default=zoo.list_models())
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", default="benchmark.json")
+    args = parser.parse_args()
+
+    missing = [name for name in args.models if name not in SIZES]
+    if missing:
+        raise SystemExit(f"no benchmark size for {missing}: add them to SIZES in {__file__}")
+    jobs = [("model", name) for name in args.models] + [("s4d_layer", "zoo"), ("s4d_layer", "naive")]
+    context = mp.get_context("spawn")
+    results = {}
+    for kind, name in jobs:  # one fresh process per measurement: clean peak memory
+        with context.Pool(1) as pool:
+            results[f"{kind}:{name}"] = pool.apply(_job, ((kind, name, args.device, args.repeats, args.threads),))
+    ours, naive = results["s4d_layer:zoo"], results["s4d_layer:naive"]
+    report = {
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "sizes": {name: SIZES[name] for name in args.models},
+        "s4d_layer_size": S4D_LAYER,
+        "results": results,
+        "s4d_vs_naive": {"time_ratio": naive["ms"] / ours["ms"], "memory_ratio": naive["peak_mib"] / ours["peak_mib"]},
+    }
+    print(f"{'measurement':<22}{'fwd+bwd ms':>12}{'peak MiB':>12}")
+    for key, value in results.items():
+        print(f"{key:<22}{value['ms']:>12.1f}{value['peak_mib']:>12.1f}")
+    ratio = report["s4d_vs_naive"]
+    print(f"S4D layer (H={S4D_LAYER['H']}, N={S4D_LAYER['N']}, L={S4D_LAYER['L']}, batch={S4D_LAYER['B']}): naive / zoo "
+          f"time {ratio['time_ratio']:.2f}x, peak memory {ratio['memory_ratio']:.2f}x")
+    with open(args.out, "w") as handle:
+        json.dump(report, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

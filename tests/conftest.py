@@ -1,0 +1,24 @@
+"""Shared fixtures: compose the real Hydra configs into a temporary run folder, offline."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from zoo.cli import CONFIG_DIR
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+
+@pytest.fixture
+def make_cfg(tmp_path):
+    """``make_cfg(*overrides, config="train")``: a composed config whose run folder is ``tmp_path``."""
+
+    def make(*overrides: str, config: str = "train"):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return compose(config, overrides=[f"paths.output_dir={tmp_path}", f"paths.data_dir={tmp_path / 'data'}",
+                                              *overrides])
+
+    return make

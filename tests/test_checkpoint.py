@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained
+from zoo.registry import _REGISTRY
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return zoo.create_model("s4d", d_model=16, n_layers=2, d_state=8).eval()
+
+
+def test_save_pretrained_load_model_round_trip(model, tmp_path):
+    folder = zoo.save_pretrained(model, tmp_path / "pretrained")
+    assert json.loads((folder / "config.json").read_text())["name"] == "s4d"
+    loaded = zoo.load_model(folder)
+    assert isinstance(loaded, nn.Module) and not loaded.training
+    x = torch.randn(3, 20, 1)
+    assert torch.equal(model(x), loaded(x))
+
+
+def test_save_pretrained_needs_a_config(tmp_path):
+    with pytest.raises(ValueError, match="create_model"):
+        zoo.save_pretrained(nn.Linear(2, 2), tmp_path)
+
+
+def test_missing_corrupt_truncated_and_foreign_files(model, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.ckpt does not exist"):
+        read_checkpoint(tmp_path / "nowhere.ckpt")
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt.ckpt.*corrupt, truncated"):
+        zoo.load_model(corrupt)
+    good = tmp_path / "good.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+                "hyper_parameters": {"model": model.zoo_config}}, good)
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated.ckpt"):
+        zoo.load_model(truncated)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(CheckpointError, match="foreign.ckpt is not a zoo checkpoint"):
+        zoo.load_model(foreign)
+    assert torch.equal(zoo.load_model(good)(torch.ones(1, 5, 1)), model(torch.ones(1, 5, 1)))
+
+
+def test_checkpoint_of_another_model(model, tmp_path, monkeypatch):
+    monkeypatch.setattr("zoo.registry._REGISTRY", dict(_REGISTRY))
+    zoo.register_model("tiny_mlp", family="test", paper="-", task="regression")(
+        lambda width=4: nn.Sequential(nn.Linear(1, width), nn.Linear(width, 1)))
+    other = zoo.save_pretrained(zoo.create_model("tiny_mlp"), tmp_path / "other")
+    with pytest.raises(CheckpointError, match="holds a 'tiny_mlp' model, not 's4d'"):
+        zoo.load_model(other, name="s4d")
+    _, state = read_pretrained(other)
+    with pytest.raises(CheckpointError, match="no tensor of the checkpoint matches"):
+        load_weights(model, state)
+
+
+def test_load_weights_reports_shape_skipped_and_strict(model, tmp_path):
+    torch.manual_seed(1)
+    five_classes = zoo.create_model("s4d", d_model=16, n_layers=2, d_state=8, d_output=5)
+    report = load_weights(five_classes, model.state_dict())
+    assert {key for key, _, _ in report.shape_skipped} == {"decoder.weight", "decoder.bias"}
+    assert not report.missing and not report.unexpected
+    assert torch.equal(five_classes.encoder.weight, model.encoder.weight)
+    assert "decoder.weight checkpoint [10, 16] -> model [5, 16]" in str(report)
+    with pytest.raises(CheckpointError, match="strict=True"):
+        load_weights(five_classes, model.state_dict(), strict=True)
+    renamed = {f"backbone.{key}": value for key, value in model.state_dict().items()}
+    assert load_weights(five_classes, renamed, remap={"backbone.": ""}).loaded
+
+
+def test_load_model_overrides(model, tmp_path):
+    folder = zoo.save_pretrained(model, tmp_path / "m")
+    assert zoo.load_model(folder, dropout=0.0).zoo_config["dropout"] == 0.0

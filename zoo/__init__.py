@@ -1,0 +1,15 @@
+"""zoo: spectral, operator and structured linear-algebra models from recent papers, as plain nn.Modules."""
+
+from zoo.registry import ModelInfo, create_model, list_models, model_info, register_model
+from zoo.checkpoint import load_model, save_pretrained
+from zoo import ssm  # noqa: F401  (registers the SSM family)
+
+__all__ = [
+    "ModelInfo",
+    "create_model",
+    "list_models",
+    "load_model",
+    "model_info",
+    "register_model",
+    "save_pretrained",
+]

@@ -1,0 +1,129 @@
+"""The two entry points, ``train.py`` / ``zoo-train`` and ``eval.py`` / ``zoo-eval``: compose, instantiate, run.
+
+Configs live in ``configs/`` at the repository root (an editable install, ``pip install -e .``, finds
+them). Everything a run needs is named there; this module only wires the pieces together:
+datamodule and task from ``data`` and ``task``, a Lightning trainer with ``callbacks`` and ``logger``,
+then ``fit`` (resume with ``ckpt_path=``, start from weights with ``init_from=``) and ``test``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from zoo.callbacks import RunConfigInCheckpoint
+from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+console = Console()
+
+
+def _instantiate_group(group: DictConfig | None) -> list:
+    """Instantiate every entry of a ``callbacks`` / ``logger`` group (a dict of ``_target_`` configs)."""
+    return [instantiate(entry) for entry in (group or {}).values() if entry is not None]
+
+
+def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
+    """The Lightning trainer of ``cfg.trainer`` with the run's callbacks and loggers."""
+    loggers = _instantiate_group(cfg.get("logger"))
+    callbacks = _instantiate_group(cfg.get("callbacks")) + list(callbacks or [])
+    if not loggers:  # Lightning's LearningRateMonitor refuses to run without a logger
+        callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def initialise_from(model, path: str, name: str, strict: bool = False, remap: dict | None = None) -> None:
+    """Start from the weights of a checkpoint or pretrained folder holding the same model; print the report."""
+    stored, state = read_pretrained(path)
+    if stored["name"] != name:
+        raise CheckpointError(f"init_from={path} holds a {stored['name']!r} model but this run builds {name!r}")
+    report = load_weights(model, state, strict=strict, remap=remap)
+    console.print(f"[bold]init_from[/bold] {path}: {report}")
+
+
+def _report(title: str, summary: dict, output_dir: Path) -> None:
+    """Write ``metrics.json`` into the run folder and print the metrics as a table."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in sorted(summary["metrics"].items()):
+        table.add_row(key, f"{value:.4f}")
+    console.print(table)
+    console.print(f"run folder: {output_dir}")
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit the task of ``cfg`` on its datamodule, test the best checkpoint, write ``metrics.json``."""
+    if cfg.get("ckpt_path"):
+        read_checkpoint(cfg.ckpt_path)  # a missing, corrupt or foreign file fails here with a clear message
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    task = instantiate(cfg.task, _convert_="all")
+    if cfg.get("init_from"):
+        initialise_from(task.model, cfg.init_from, cfg.model.name, cfg.init.strict, dict(cfg.init.remap))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    trainer = build_trainer(cfg, [RunConfigInCheckpoint(config)])
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    fit_seconds = time.perf_counter() - start
+    metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
+    checkpointing = trainer.checkpoint_callback
+    best = checkpointing.best_model_path if checkpointing is not None else ""
+    if cfg.get("test"):
+        metrics.update(trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True,
+                                    verbose=False)[0])
+    summary = {
+        "name": cfg.name,
+        "model": cfg.model.name,
+        "seed": cfg.seed,
+        "metrics": metrics,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "fit_seconds": round(fit_seconds, 2),
+        "parameters": sum(p.numel() for p in task.model.parameters()),
+        "best_checkpoint": best,
+        "last_checkpoint": getattr(checkpointing, "last_model_path", "") or "",
+    }
+    _report(f"{cfg.name}: {cfg.model.name}", summary, Path(cfg.paths.output_dir))
+    return summary
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Test the checkpoint ``cfg.ckpt_path`` on its own data (or ``data=...`` if given); write ``metrics.json``."""
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    run = checkpoint.get("zoo_config")
+    if not isinstance(run, dict):
+        raise CheckpointError(f"{cfg.ckpt_path} has no 'zoo_config' entry: eval.py needs a checkpoint written by "
+                              "zoo's train.py (use zoo.load_model for the weights alone)")
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data if cfg.get("data") else run["data"])
+    task = instantiate(run["task"], _convert_="all")
+    task.load_state_dict(checkpoint["state_dict"])
+    trainer = build_trainer(cfg)
+    metrics = trainer.test(task, datamodule=datamodule, verbose=False)[0]
+    summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"], "metrics": metrics}
+    _report(f"eval: {cfg.ckpt_path}", summary, Path(cfg.paths.output_dir))
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def train_main(cfg: DictConfig) -> float | None:
+    """``python train.py [overrides]``; returns the monitored metric (for sweepers)."""
+    return train(cfg)["metrics"].get(cfg.monitor.metric)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def eval_main(cfg: DictConfig) -> None:
+    """``python eval.py ckpt_path=<run>/checkpoints/best.ckpt [overrides]``."""
+    evaluate(cfg)

@@ -1,0 +1,8 @@
+"""Lightning tasks, one per objective: classification, regression, generative."""
+
+from zoo.tasks.base import ZooTask
+from zoo.tasks.classification import ClassificationTask
+from zoo.tasks.generative import GenerativeTask
+from zoo.tasks.regression import RegressionTask
+
+__all__ = ["ClassificationTask", "GenerativeTask", "RegressionTask", "ZooTask"]

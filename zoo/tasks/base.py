@@ -1,0 +1,78 @@
+"""The base LightningModule of every task: builds the model through the registry, owns optimisation.
+
+Tasks are one per objective, never one per model: the model is named by ``model = {"name": ...,
+**kwargs}`` and built with :func:`zoo.create_model`, so hyper-parameters stay plain containers and a
+checkpoint loads with ``torch.load(weights_only=True)`` and rebuilds without Lightning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import Metric, MetricCollection
+
+from zoo.registry import create_model
+from zoo.tasks.optim import build_optimizer, build_scheduler
+
+STAGES = ("train", "val", "test")
+
+
+def plain(value):
+    """Recursively turn mappings (e.g. OmegaConf DictConfig) and sequences into dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [plain(item) for item in value]
+    return value
+
+
+class ZooTask(L.LightningModule):
+    """Shared plumbing. Subclasses implement ``shared_step(batch, stage) -> loss`` and log their metrics.
+
+    Args:
+        model: ``{"name": <registered model>, **constructor kwargs}``.
+        optimizer: ``{"name": <torch.optim class>, "lr": ..., **kwargs}``.
+        scheduler: ``{"name": "cosine", "warmup_steps": ...}`` or ``None`` (constant lr).
+    """
+
+    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        for key, value in self.hparams.items():
+            self.hparams[key] = plain(value)
+        config = dict(self.hparams.model)
+        self.model = create_model(config.pop("name"), **config)
+
+    def init_metrics(self, metrics: dict[str, Metric]) -> None:
+        """One copy of ``metrics`` per stage, logged as ``{stage}/{name}``."""
+        collection = MetricCollection(metrics)
+        self.metrics = nn.ModuleDict({f"{stage}_": collection.clone(prefix=f"{stage}/") for stage in STAGES})
+
+    def log_metrics(self, stage: str, prediction: torch.Tensor, target: torch.Tensor) -> None:
+        """Update the stage's metrics with a batch and log them (reduced over the epoch)."""
+        collection = self.metrics[f"{stage}_"]
+        collection(prediction, target)
+        self.log_dict(collection, prog_bar=True, on_step=False, on_epoch=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def shared_step(self, batch, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.shared_step(batch, "test")
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(self.model, self.hparams.optimizer)
+        scheduler = build_scheduler(optimizer, self.hparams.scheduler, int(self.trainer.estimated_stepping_batches))
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}

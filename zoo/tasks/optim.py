@@ -1,0 +1,59 @@
+"""Optimiser and scheduler from plain config dicts, with per-parameter hyper-parameters.
+
+A parameter may carry its own hyper-parameters as ``param._optim = {"lr": 1e-3, "weight_decay": 0.0}``
+(the convention of the S4 code base: SSM state matrices train slower and without decay). Such
+parameters get an optimiser group of their own; every other trainable parameter uses the base group.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+SCHEDULERS = ("cosine", "constant")
+
+
+def parameter_groups(model: nn.Module) -> list[dict]:
+    """Optimiser groups: the base group, then one group per distinct ``_optim`` dict. Frozen parameters are left out."""
+    groups: dict[tuple, dict] = {(): {"params": []}}
+    for param in model.parameters():
+        if not param.requires_grad:
+            continue
+        special = getattr(param, "_optim", {})
+        key = tuple(sorted(special.items()))
+        groups.setdefault(key, {"params": [], **special})["params"].append(param)
+    return [group for group in groups.values() if group["params"]]
+
+
+def build_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
+    """``config = {"name": "AdamW", "lr": ..., **kwargs}`` names any ``torch.optim`` class."""
+    config = dict(config)
+    name = config.pop("name")
+    cls = getattr(torch.optim, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise ValueError(f"unknown optimizer {name!r}: expected a class of torch.optim such as 'AdamW', 'Adam' or 'SGD'")
+    return cls(parameter_groups(model), **config)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: dict | None, total_steps: int) -> dict | None:
+    """A per-step Lightning scheduler dict, or ``None`` for a constant learning rate.
+
+    ``config = {"name": "cosine", "warmup_steps": W}``: linear warm-up over W steps, then a half
+    cosine from each group's lr down to 0 at ``total_steps``.
+    """
+    if not config or config.get("name") == "constant":
+        return None
+    config = dict(config)
+    name, warmup = config.pop("name"), int(config.pop("warmup_steps", 0))
+    if name not in SCHEDULERS or config:
+        raise ValueError(f"scheduler {name!r} with options {sorted(config)}: expected name in {SCHEDULERS} and only 'warmup_steps'")
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "interval": "step"}

@@ -1,0 +1,38 @@
+"""Regression: prediction and target of the same shape ``(batch, *)``; MSE, MAE and relative L2 per stage."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError
+
+from zoo.metrics import RelativeL2Error, relative_l2
+from zoo.tasks.base import ZooTask
+
+LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss, "rel_l2": relative_l2}
+
+
+class RegressionTask(ZooTask):
+    """Batches are ``(x, y)``; the model maps ``x`` to a tensor shaped like ``y``.
+
+    Args:
+        loss: ``"mse"``, ``"mae"`` or ``"rel_l2"`` (mean over samples of ‖ŷ − y‖₂ / ‖y‖₂).
+    Logs ``{stage}/loss``, ``{stage}/mse``, ``{stage}/mae`` and ``{stage}/rel_l2``.
+    """
+
+    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None, loss: str = "mse"):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown regression loss {loss!r}: expected one of {sorted(LOSSES)}")
+        super().__init__(model, optimizer, scheduler)
+        self.init_metrics({"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "rel_l2": RelativeL2Error()})
+
+    def shared_step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        prediction = self(x)
+        if prediction.shape != y.shape:
+            raise ValueError(f"the model returned shape {tuple(prediction.shape)} but the target has shape "
+                             f"{tuple(y.shape)}: check the model's output size (d_output) and pooling")
+        loss = LOSSES[self.hparams.loss](prediction, y)
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True)
+        self.log_metrics(stage, prediction, y)
+        return loss
