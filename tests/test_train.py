@@ -120,3 +120,9 @@ def test_cli_help_and_multirun(tmp_path):
                            f"hydra.sweep.dir={tmp_path}"], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(json.loads((tmp_path / str(job) / "metrics.json").read_text())["seed"] == job for job in (0, 1))
+
+
+@pytest.mark.gpu
+def test_gpu_bf16_run(make_cfg):
+    summary = train(make_cfg(*SMALL, "trainer=gpu", "+trainer.fast_dev_run=true"))
+    assert summary["global_step"] == 1 and torch.cuda.max_memory_allocated() > 0

@@ -77,7 +77,8 @@ def train(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     fit_seconds = time.perf_counter() - start
-    metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
+    metrics = {key: float(value) for key, value in trainer.callback_metrics.items()
+               if not key.endswith(("_step", "_epoch")) and not key.startswith("lr-")}
     checkpointing = trainer.checkpoint_callback
     best = checkpointing.best_model_path if checkpointing is not None else ""
     if cfg.get("test"):
@@ -113,7 +114,7 @@ def evaluate(cfg: DictConfig) -> dict:
     trainer = build_trainer(cfg)
     metrics = trainer.test(task, datamodule=datamodule, verbose=False)[0]
     summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"], "metrics": metrics}
-    _report(f"eval: {cfg.ckpt_path}", summary, Path(cfg.paths.output_dir))
+    _report(f"eval: {run['model']['name']}", summary, Path(cfg.paths.output_dir))
     return summary
 
 
