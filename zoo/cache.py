@@ -1,0 +1,51 @@
+"""A disk cache for generated datasets and precomputed initialisations, written atomically.
+
+Entries are tensors or plain containers of them, saved with ``torch.save`` and read back with
+``torch.load(weights_only=True)``. A write goes to a temporary file in the same folder and is renamed
+into place, so a crash or a concurrent run never leaves a half-written entry.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+def cache_dir() -> Path:
+    """``$ZOO_CACHE_DIR``, or ``~/.cache/zoo``."""
+    return Path(os.environ.get("ZOO_CACHE_DIR", "~/.cache/zoo")).expanduser()
+
+
+def atomic_save(obj, path: str | os.PathLike) -> Path:
+    """``torch.save(obj, path)`` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(obj, file)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def cached(path: str | os.PathLike, build: Callable[[], T]) -> T:
+    """Load ``path`` if it holds a readable entry; otherwise ``build()`` it, save it atomically and return it."""
+    path = Path(path)
+    if path.is_file():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a corrupt entry is derived data: rebuild it
+            warnings.warn(f"cache entry {path} is unreadable ({err}); rebuilding it", stacklevel=2)
+    obj = build()
+    atomic_save(obj, path)
+    return obj
