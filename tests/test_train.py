@@ -80,6 +80,14 @@ def test_train_resume_init_from_and_eval(make_cfg, tmp_path):
     assert evaluated["metrics"]["test/acc"] == pytest.approx(first["metrics"]["test/acc"])
     assert (run / "metrics.json").is_file()
 
+    # the PTD paper's robustness test: the same checkpoint under Fourier noise before every SSM layer
+    noisy = evaluate(make_cfg(f"ckpt_path={best}", "+trainer.limit_test_batches=2", "+eval.noise=fourier",
+                              "+eval.amplitude=0.5", config="eval"))["metrics"]
+    assert noisy["test/acc"] == pytest.approx(first["metrics"]["test/acc"])
+    assert 0 <= noisy["noisy/test/acc"] <= 1 and noisy["noisy/test/loss"] != noisy["test/loss"]
+    with pytest.raises(ValueError, match="unknown eval.noise 'white'"):
+        evaluate(make_cfg(f"ckpt_path={best}", "+eval.noise=white", config="eval"))
+
 
 def test_checkpoint_loads_with_weights_only(make_cfg, tmp_path):
     train(make_cfg(*SMALL, "trainer.max_epochs=1", "test=false"))

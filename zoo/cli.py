@@ -22,8 +22,11 @@ from rich.table import Table
 
 from zoo.callbacks import RunConfigInCheckpoint
 from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained
+from zoo.ssm.robustness import fourier_noise
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+#: test-time perturbations for ``eval.py +eval.noise=<name>`` (options: ``+eval.amplitude``, ``+eval.omega``)
+NOISES = {"fourier": fourier_noise}
 console = Console()
 
 
@@ -113,9 +116,22 @@ def evaluate(cfg: DictConfig) -> dict:
     task.load_state_dict(checkpoint["state_dict"])
     trainer = build_trainer(cfg)
     metrics = trainer.test(task, datamodule=datamodule, verbose=False)[0]
+    options = dict(cfg.get("eval") or {})
+    if options.get("noise"):
+        metrics.update(_noisy_test(trainer, task, datamodule, seed=cfg.seed, **options))
     summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"], "metrics": metrics}
     _report(f"eval: {run['model']['name']}", summary, Path(cfg.paths.output_dir))
     return summary
+
+
+def _noisy_test(trainer: L.Trainer, task: L.LightningModule, datamodule, noise: str, seed: int,
+                **options) -> dict[str, float]:
+    """Test again under a test-time perturbation; metrics are reported as ``noisy/<metric>``."""
+    if noise not in NOISES:
+        raise ValueError(f"unknown eval.noise {noise!r}: expected one of {sorted(NOISES)}")
+    with NOISES[noise](task.model, seed=seed, **options) as omega:
+        metrics = trainer.test(task, datamodule=datamodule, verbose=False)[0]
+    return {**{f"noisy/{key}": value for key, value in metrics.items()}, "noisy/omega": omega}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
