@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from zoo.registry import create_model, model_info
-from zoo.ssm.hippo import legs, legs_normal
-from zoo.ssm.s4d import S4DKernel, S4DLayer, S4DModel, vandermonde
+from zoo.ssm.hippo import TRANSITIONS, legs, legs_normal, normal
+from zoo.ssm.s4d import INITS, S4DKernel, S4DLayer, S4DModel, vandermonde
 
 N = 64
 n = np.arange(N // 2)
@@ -68,6 +68,47 @@ def test_legs_init_B_is_half_the_projection_and_reference_mode():
     ref = torch.view_as_complex(S4DKernel(2, N, init="legs", legs_reference=True).B)[0].detach().numpy()
     np.testing.assert_allclose(ref.real, 2 * B.real, atol=1e-12)
     assert np.abs(ref.imag).max() <= 2.0 and np.abs(2 * B.imag).max() > 2.0
+
+
+def test_registered_inits():
+    assert INITS == ("lin", "inv", "real", "legs", "legt", "fout", "ptd")
+
+
+@pytest.mark.parametrize("init", ["legt", "fout"])
+def test_legt_fout_inits_are_the_normal_parts_with_real_part_minus_half(init):
+    """Re λ = 0 for both normal parts is replaced by -½; B = V* B_HiPPO, not halved, so 2 Re(V B) = B_HiPPO."""
+    kernel = S4DKernel(2, N, init=init)
+    Lambda, V = normal(init, N)
+    assert np.all(Lambda.real == 0)
+    np.testing.assert_allclose(lambdas(kernel), np.broadcast_to(-0.5 + 1j * Lambda.imag, (2, N // 2)), atol=1e-14)
+    B = torch.view_as_complex(kernel.B)[0].detach().numpy()
+    np.testing.assert_allclose(2 * np.real(V @ B), TRANSITIONS[init](N)[1], atol=1e-12)
+
+
+def test_fout_init_is_lin_up_to_conjugation():
+    kernel = S4DKernel(1, N, init="fout")
+    np.testing.assert_allclose(lambdas(kernel)[0], LIN.conj()[::-1], atol=1e-13)
+    B = torch.view_as_complex(kernel.B)[0].detach().numpy()
+    np.testing.assert_allclose(np.abs(B), np.r_[np.ones(N // 2 - 1), 2**-0.5], atol=1e-15)
+
+
+def test_ptd_init_uses_all_modes_of_the_perturbed_legs_of_size_half_d_state():
+    from zoo.ssm.ptd import ptd_init
+
+    Lambda, B_tilde = (np.asarray(x) for x in ptd_init(N // 2, seed=0))
+    kernel = S4DKernel(2, N, init="ptd")
+    np.testing.assert_allclose(lambdas(kernel), np.broadcast_to(Lambda, (2, N // 2)), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(torch.view_as_complex(kernel.B)[1].detach().numpy(), B_tilde, rtol=0, atol=1e-14)
+    assert np.all(Lambda.real < 0)
+
+
+def test_ptd_init_rejects_an_unstable_solver_result(monkeypatch):
+    import zoo.ssm.ptd
+
+    unstable = (np.r_[-1.0 + 2j, 0.1 - 2j], np.ones(2, dtype=complex))
+    monkeypatch.setattr(zoo.ssm.ptd, "ptd_init", lambda n, seed=0, **kwargs: unstable)
+    with pytest.raises(RuntimeError, match="Re λ >= 0"):
+        S4DKernel(1, 4, init="ptd")
 
 
 def test_dt_range_and_optimizer_hook():

@@ -25,7 +25,24 @@ the initialisations (n = 0 … N/2−1):
     lin    λ_n = −½ + iπn                                B = 1
     inv    λ_n = −½ + i(N/π)(N/(2n+1) − 1)               B = 1
     real   λ_n = −(n+1)                                  B = 1
-    legs   λ = eigenvalues of the normal part of HiPPO-LegS (``hippo.legs_normal``),  B = ½ V* B_LegS
+    legs   λ = eigenvalues of the normal part of HiPPO-LegS (``hippo.normal``),       B = ½ V* B_LegS
+    legt   λ = −½ + i Im(eigenvalues of the normal part of HiPPO-LegT),           B = V* B_LegT
+    fout   λ = −½ + i Im(eigenvalues of the normal part of HiPPO-FouT) = −½ − iπk,  B = V* B_FouT
+    ptd    λ = all n = N/2 eigenvalues of A_LegS(n) + E (``zoo.ssm.ptd.ptd_init``),  B = V_E⁻¹ B_LegS(n)
+
+The HiPPO inits keep one mode of each conjugate pair of the N×N normal part ``A_N = A + P Pᵀ = V Λ V*`` (LegS
+and FouT have a rank-1 correction P, LegT a rank-2 one; see ``zoo.ssm.hippo``). LegS's normal part has
+Re λ = −½ exactly. LegT's and FouT's are skew-symmetric, Re λ = 0 (FouT's slowest mode, k = 0, is λ = 0 itself:
+its cos0/sin0 pair), which ``Re λ = −exp(·) < 0`` cannot hold: they get Re λ = −½, as lin and inv. S4D-FouT
+then has the conjugate of lin's spectrum (the same under 2 Re), with |B_k| = 1, and 1/√2 for k = 0. B = V* B is
+not halved for legt and fout, as in the reference (``hippo.nplr``); the ½ of legs is the S4D paper's result
+for LegS.
+
+ptd counts sizes differently: d_state N means the perturbed HiPPO-LegS of size n = N/2 (legs, legt and fout
+use size N), and the kernel's N/2 complex modes are *all* n eigenvalues of A_LegS(n) + E, under the same
+2 Re as the other inits. For a real E they come in conjugate pairs, so each pair is counted twice; this is
+the reference robustness model (S4-PTD ``s4_PTD.py``: N = 64 from the n = 32 perturbed LegS). PTD's
+perturbation makes Re λ < 0; the init raises an error if the solver returns anything else.
 
 Optimiser hook: ``log_dt``, ``A_real_log``, ``A_imag`` and ``B`` carry ``param._optim = {"lr": lr,
 "weight_decay": 0.0}``; the training code puts every distinct ``_optim`` dict into its own parameter group
@@ -37,6 +54,10 @@ Deliberate differences from the reference code (state-spaces/s4, ``models/s4/s4d
 
 * S4D-LegS uses B = ½ V* B_LegS, as the paper's theory says; the reference drops the ½ and clips Im B to
   [−2, 2] (``legs_reference=True`` reproduces that).
+* S4D-LegT and S4D-FouT (reference: ``SSMKernelDiag`` with ``init="legt"`` (``rank=2``) or ``"fout"``) get
+  Re λ = −½; the reference clamps −Re λ = 0 to 1e−4 (``inv_transform``), modes that barely decay over a
+  sequence. −½ is the reference's own choice for its diagonal Fourier measure (``hippo.transition("foud")``:
+  FouT's skew part at doubled frequency, minus ½ I).
 * The Vandermonde product is one chunked autograd function (``exp(ℓ log Ā)`` rebuilt chunk by chunk in both
   passes from about 2√chunk exponentials per chunk) instead of pykeops / a CUDA extension / a naive einsum that
   stores the H·N·L matrix. Δ goes through ``exp`` (as the minimal reference layer), not softplus.
@@ -60,11 +81,11 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from zoo.registry import register_model
-from zoo.ssm.hippo import legs, legs_normal
+from zoo.ssm.backbone import SequenceBackbone, check_input, register_ssm_tensor, sequence_example
+from zoo.ssm.hippo import TRANSITIONS, normal
 
-INITS = ("lin", "inv", "real", "legs")
+INITS = ("lin", "inv", "real", "legs", "legt", "fout", "ptd")
 DISCS = ("zoh", "bilinear")
-POOLINGS = ("mean", "last", "none")
 
 
 # ----------------------------------------------------------------------------------------------- Vandermonde
@@ -179,29 +200,32 @@ class S4DKernel(nn.Module):
             Lambda = torch.complex(-0.5 * torch.ones_like(n), N / math.pi * (N / (2 * n + 1) - 1))
         elif init == "real":
             Lambda = torch.complex(-(n + 1), torch.zeros_like(n))
-        else:
-            Lambda, V = legs_normal(N)
-            Lambda, B = torch.from_numpy(Lambda), torch.from_numpy(V.conj().T @ legs(N)[1])
-            B = torch.complex(B.real, B.imag.clamp(-2, 2)) if legs_reference else B / 2
+        elif init == "ptd":
+            from zoo.ssm.ptd import ptd_init  # the PTD solver (and its cache) is only needed for this init
+
+            Lambda, B = (torch.as_tensor(x, dtype=torch.complex128) for x in ptd_init(N // 2, seed=0))
+            if not torch.all(Lambda.real < 0):
+                raise RuntimeError(
+                    f"ptd_init({N // 2}) returned eigenvalues with Re λ >= 0 (max {Lambda.real.max().item():.3g}); "
+                    "the S4D parameterisation Re λ = −exp(·) needs a stable init"
+                )
+        else:  # HiPPO normal part: legs, legt, fout
+            Lambda, V = normal(init, N)
+            Lambda = torch.complex(-0.5 * torch.ones_like(n), torch.from_numpy(Lambda.imag))
+            B = torch.from_numpy(V.conj().T @ TRANSITIONS[init](N)[1])
+            if init == "legs":
+                B = torch.complex(B.real, B.imag.clamp(-2, 2)) if legs_reference else B / 2
         log_dt = torch.rand(H, dtype=torch.float64) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
 
         def per_channel(x: Tensor) -> Tensor:  # (N/2, ...) -> (H, N/2, ...), own memory, default dtype
             return repeat(x, "n ... -> h n ...", h=H).to(dtype).contiguous()
 
-        self._register("log_dt", log_dt.to(dtype), lr)
-        self._register("A_real_log", per_channel(torch.log(-Lambda.real)), lr)
-        self._register("A_imag", per_channel(Lambda.imag), lr)
-        self._register("B", per_channel(torch.view_as_real(B)), lr)
+        register_ssm_tensor(self, "log_dt", log_dt.to(dtype), lr)
+        register_ssm_tensor(self, "A_real_log", per_channel(torch.log(-Lambda.real)), lr)
+        register_ssm_tensor(self, "A_imag", per_channel(Lambda.imag), lr)
+        register_ssm_tensor(self, "B", per_channel(torch.view_as_real(B)), lr)
         C = torch.randn(channels, H, N // 2, dtype=torch.complex128)
         self.C = nn.Parameter(torch.view_as_real(C).to(dtype))
-
-    def _register(self, name: str, tensor: Tensor, lr: float) -> None:
-        """A trainable tensor with its own lr and no weight decay, or a frozen buffer when ``lr == 0``."""
-        if lr == 0:
-            self.register_buffer(name, tensor)
-        else:
-            self.register_parameter(name, nn.Parameter(tensor))
-            getattr(self, name)._optim = {"lr": lr, "weight_decay": 0.0}
 
     def _log_discretize(self) -> tuple[Tensor, Tensor]:
         """``(log Ā, B̄)``, each ``(H, N/2)`` complex; ZOH passes ``ΔΛ`` itself, exact even when Ā underflows."""
@@ -225,14 +249,6 @@ class S4DKernel(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------- layer
-def _check_input(x: Tensor, who: str, shape: str, ndim: int, last: int) -> None:
-    if not isinstance(x, Tensor) or x.ndim != ndim or x.shape[-1] != last or 0 in x.shape:
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{who} expects input of shape {shape}, got {got}")
-    if not x.is_floating_point():
-        raise TypeError(f"{who} expects a floating-point input, got {x.dtype}")
-
-
 class S4DLayer(nn.Module):
     """S4D block on ``(batch, length, d_model)`` -> ``(batch, length, d_model)``.
 
@@ -276,7 +292,7 @@ class S4DLayer(nn.Module):
 
     def forward(self, u: Tensor) -> Tensor:
         """``u (batch, length, d_model)`` -> ``(batch, length, d_model)``; the FFT runs in the kernel's dtype."""
-        _check_input(u, "S4DLayer", f"(batch, length, d_model={self.d_model})", 3, self.d_model)
+        check_input(u, "S4DLayer", f"(batch, length, d_model={self.d_model})", 3, self.d_model)
         L = u.shape[1]
         k = self.kernel(L)  # (channels, H, L)
         k = F.pad(k[0], (0, L)) + F.pad(k[1].flip(-1), (L, 0)) if self.bidirectional else k[0]
@@ -304,7 +320,7 @@ class S4DLayer(nn.Module):
             raise RuntimeError("a bidirectional S4DLayer looks at future inputs and has no recurrent (step) mode")
         if self._step_cache is None:
             raise RuntimeError("call setup_step() before step()")
-        _check_input(u, "S4DLayer.step", f"(batch, d_model={self.d_model})", 2, self.d_model)
+        check_input(u, "S4DLayer.step", f"(batch, d_model={self.d_model})", 2, self.d_model)
         dA, dB, C = self._step_cache
         expected = (u.shape[0], *dA.shape)
         if state.shape != expected:
@@ -316,7 +332,7 @@ class S4DLayer(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------- model
-class S4DModel(nn.Module):
+class S4DModel(SequenceBackbone):
     """Stack of S4D layers for sequence classification or sequence-to-sequence regression.
 
     ``x (batch, length, d_input)`` -> Linear encoder -> ``n_layers`` × [S4DLayer, dropout, residual, LayerNorm]
@@ -348,66 +364,8 @@ class S4DModel(nn.Module):
         lr: float = 1e-3,
         legs_reference: bool = False,
     ):
-        super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {pooling!r}; valid choices: {', '.join(POOLINGS)}")
-        self.d_input, self.d_output, self.prenorm, self.pooling = d_input, d_output, prenorm, pooling
-        self.encoder = nn.Linear(d_input, d_model)
-        self.layers = nn.ModuleList(
-            S4DLayer(d_model, d_state, init, disc, dropout, bidirectional, dt_min, dt_max, lr, legs_reference)
-            for _ in range(n_layers)
-        )
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(n_layers))
-        self.dropout = nn.Dropout1d(dropout)
-        self.decoder = nn.Linear(d_model, d_output)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``x (batch, length, d_input)`` -> ``(batch, d_output)``, or ``(batch, length, d_output)`` for "none"."""
-        _check_input(x, "S4DModel", f"(batch, length, d_input={self.d_input})", 3, self.d_input)
-        x = self.encoder(x)
-        for layer, norm in zip(self.layers, self.norms):
-            z = layer(norm(x) if self.prenorm else x)
-            x = x + rearrange(self.dropout(rearrange(z, "b l h -> b h l")), "b h l -> b l h")
-            x = x if self.prenorm else norm(x)
-        if self.pooling == "mean":
-            x = x.mean(dim=1)
-        elif self.pooling == "last":
-            x = x[:, -1]
-        return self.decoder(x)
-
-    def _check_steppable(self) -> None:
-        if self.pooling == "mean":
-            raise RuntimeError("S4DModel with pooling='mean' has no step mode; use pooling='last' or 'none'")
-
-    def setup_step(self) -> None:
-        """Cache every layer's discrete system (see :meth:`S4DLayer.setup_step`)."""
-        self._check_steppable()
-        for layer in self.layers:
-            layer.setup_step()
-
-    def default_state(self, batch_size: int) -> list[Tensor]:
-        """One zero state ``(batch_size, d_model, d_state/2)`` complex per layer."""
-        return [layer.default_state(batch_size) for layer in self.layers]
-
-    def step(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """One time step: ``x (batch, d_input)`` -> ``(y (batch, d_output), new state)``."""
-        self._check_steppable()
-        _check_input(x, "S4DModel.step", f"(batch, d_input={self.d_input})", 2, self.d_input)
-        if len(state) != len(self.layers):
-            raise ValueError(f"S4DModel.step expects a state list of {len(self.layers)} tensors, got {len(state)}")
-        x, new_state = self.encoder(x), []
-        for layer, norm, layer_state in zip(self.layers, self.norms, state):
-            z, layer_state = layer.step(norm(x) if self.prenorm else x, layer_state)
-            x = x + self.dropout(z.unsqueeze(-1)).squeeze(-1)
-            x = x if self.prenorm else norm(x)
-            new_state.append(layer_state)
-        return self.decoder(x), new_state
-
-
-def _example(model: S4DModel) -> tuple[Tensor, tuple[int, ...]]:
-    """A small input ``(2, 64, d_input)`` for ``model`` and the output shape it must give."""
-    shape = (2, 64, model.d_output) if model.pooling == "none" else (2, model.d_output)
-    return torch.randn(2, 64, model.d_input), shape
+        layer = partial(S4DLayer, d_model, d_state, init, disc, dropout, bidirectional, dt_min, dt_max, lr, legs_reference)
+        super().__init__(layer, d_input, d_output, d_model, n_layers, dropout, prenorm, pooling)
 
 
 register_model(
@@ -416,5 +374,14 @@ register_model(
     paper="On the Parameterization and Initialization of Diagonal State Space Models (Gu et al., 2022)",
     task="classification",
     capabilities=("step", "sequence"),
-    example=_example,
+    example=sequence_example,
 )(S4DModel)
+
+register_model(
+    "s4_ptd",
+    family="ssm",
+    paper="Robustifying State-space Models for Long Sequences via Approximate Diagonalization (Yu et al., ICLR 2024)",
+    task="classification",
+    capabilities=("step", "sequence"),
+    example=sequence_example,
+)(partial(S4DModel, init="ptd"))
