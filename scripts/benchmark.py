@@ -25,8 +25,12 @@ import time
 import torch
 
 #: per model: constructor kwargs and the (batch, length, channels) input of the benchmark
+_SEQUENCE = {"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "d_state": 64}
 SIZES = {
-    "s4d": ({"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "d_state": 64}, (16, 1024, 3)),
+    "s4d": (_SEQUENCE, (16, 1024, 3)),
+    "s4_ptd": (_SEQUENCE, (16, 1024, 3)),
+    "s5": ({**_SEQUENCE, "blocks": 4}, (16, 1024, 3)),
+    "s5_ptd": ({**_SEQUENCE, "blocks": 4}, (16, 1024, 3)),
 }
 #: S4D layer comparison: H channels, N state size, L length, B batch (sCIFAR-sized layer)
 S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
