@@ -21,12 +21,7 @@ LIN = -0.5 + 1j * np.pi * n
 INV = -0.5 + 1j * (N / np.pi) * (N / (2 * n + 1) - 1)
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def discretize(lam, dt, disc):

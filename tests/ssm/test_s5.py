@@ -17,12 +17,7 @@ from zoo.ssm.ptd import ptd_perturbation
 from zoo.ssm.s5 import S5SSM, S5Layer, S5Model, parallel_scan
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def sequential_scan(a, b, reverse=False):

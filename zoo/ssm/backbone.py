@@ -19,6 +19,8 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from zoo.registry import register_model
+
 POOLINGS = ("mean", "last", "none")
 
 
@@ -130,3 +132,9 @@ class SequenceBackbone(nn.Module):
             new_state.append(layer_state)
         return self.decoder(x), new_state
 
+
+def register_sequence_model(name: str, paper: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a backbone model of the SSM family: sequence classification (or seq2seq), step mode, and
+    :func:`sequence_example` as the registry sweep's input."""
+    return register_model(name, family="ssm", paper=paper, task="classification", capabilities=("step", "sequence"),
+                          example=sequence_example)

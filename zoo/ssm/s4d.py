@@ -80,8 +80,7 @@ from einops import rearrange, repeat
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from zoo.registry import register_model
-from zoo.ssm.backbone import SequenceBackbone, check_input, register_ssm_tensor, sequence_example
+from zoo.ssm.backbone import SequenceBackbone, check_input, register_sequence_model, register_ssm_tensor
 from zoo.ssm.hippo import TRANSITIONS, normal
 
 INITS = ("lin", "inv", "real", "legs", "legt", "fout", "ptd")
@@ -368,20 +367,10 @@ class S4DModel(SequenceBackbone):
         super().__init__(layer, d_input, d_output, d_model, n_layers, dropout, prenorm, pooling)
 
 
-register_model(
-    "s4d",
-    family="ssm",
-    paper="On the Parameterization and Initialization of Diagonal State Space Models (Gu et al., 2022)",
-    task="classification",
-    capabilities=("step", "sequence"),
-    example=sequence_example,
+register_sequence_model(
+    "s4d", "On the Parameterization and Initialization of Diagonal State Space Models (Gu et al., 2022)"
 )(S4DModel)
 
-register_model(
-    "s4_ptd",
-    family="ssm",
-    paper="Robustifying State-space Models for Long Sequences via Approximate Diagonalization (Yu et al., ICLR 2024)",
-    task="classification",
-    capabilities=("step", "sequence"),
-    example=sequence_example,
+register_sequence_model(
+    "s4_ptd", "Robustifying State-space Models for Long Sequences via Approximate Diagonalization (Yu et al., ICLR 2024)"
 )(partial(S4DModel, init="ptd"))

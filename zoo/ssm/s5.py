@@ -66,8 +66,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from zoo.registry import register_model
-from zoo.ssm.backbone import SequenceBackbone, check_input, register_ssm_tensor, sequence_example
+from zoo.ssm.backbone import SequenceBackbone, check_input, register_sequence_model, register_ssm_tensor
 from zoo.ssm.hippo import legs_normal
 from zoo.ssm.s4d import DISCS
 
@@ -367,21 +366,11 @@ class S5Model(SequenceBackbone):
         super().__init__(layer, d_input, d_output, d_model, n_layers, dropout, prenorm, pooling)
 
 
-register_model(
-    "s5",
-    family="ssm",
-    paper="Simplified State Space Layers for Sequence Modeling (Smith, Warrington, Linderman, ICLR 2023)",
-    task="classification",
-    capabilities=("step", "sequence"),
-    example=sequence_example,
+register_sequence_model(
+    "s5", "Simplified State Space Layers for Sequence Modeling (Smith, Warrington, Linderman, ICLR 2023)"
 )(S5Model)
 
 
-register_model(
-    "s5_ptd",
-    family="ssm",
-    paper="Robustifying State-space Models for Long Sequences via Approximate Diagonalization (Yu et al., ICLR 2024)",
-    task="classification",
-    capabilities=("step", "sequence"),
-    example=sequence_example,
+register_sequence_model(
+    "s5_ptd", "Robustifying State-space Models for Long Sequences via Approximate Diagonalization (Yu et al., ICLR 2024)"
 )(partial(S5Model, init="ptd", conj_sym=False))  # S5-PTD: d_state complex states per layer, the true V⁻¹
