@@ -1,4 +1,5 @@
-"""Forward+backward time and peak memory of every registered model, and S4D's kernel against a naive baseline.
+"""Forward+backward time and peak memory of every registered model; S4D's kernel against a naive baseline;
+FNO / TFNO against neuraloperator 2.0 (``pip install -e ".[bench]"``).
 
     python scripts/benchmark.py                  # table on stdout, JSON in benchmark.json
     python scripts/benchmark.py --models s4d --repeats 5 --out results.json
@@ -11,6 +12,10 @@ Sizes (documented, fixed): every model at its registry example shape scaled by `
 S4D side by side, in the same run: the layer's kernel + FFT convolution with zoo's chunked Vandermonde
 autograd function versus a straightforward baseline that materialises the full ``(H, N/2, L)`` Vandermonde
 matrix with one ``einsum`` (what the reference code does without its pykeops or CUDA kernels).
+FNO / TFNO side by side with ``neuralop.models.FNO`` at the same configuration (``OPERATOR``: width 32, 4 layers,
+the same 23 × 12 kept frequencies, lifting / projection ratio 2, channel-MLP expansion 0.5 with soft-gating,
+linear skips, GELU, grid channels; TFNO: Tucker, rank 0.1, neuraloperator's default factorized contraction)
+on 32² and 64² grids, batch 20: the ratio is neuraloperator's time over zoo's.
 """
 
 from __future__ import annotations
@@ -31,7 +36,14 @@ SIZES = {
     "s4_ptd": (_SEQUENCE, (16, 1024, 3)),
     "s5": ({**_SEQUENCE, "blocks": 4}, (16, 1024, 3)),
     "s5_ptd": ({**_SEQUENCE, "blocks": 4}, (16, 1024, 3)),
+    "fno": ({"width": 32, "modes": 12}, (20, 1, 64, 64)),
+    "tfno": ({"width": 32, "modes": 12}, (20, 1, 64, 64)),
+    "mg_tfno": ({"width": 32, "modes": 8, "levels": 1}, (20, 1, 64, 64)),
+    "t1": ({"width": 48, "modes": [24, 24], "n_layers": 8, "resolution": [64, 64]}, (20, 1, 64, 64)),
+    "lsm": ({"width": 32, "patch_size": 2}, (20, 1, 64, 64)),
 }
+#: FNO / TFNO against neuraloperator: shared sizes, and the grids (batch 20, one input and output channel)
+OPERATOR = {"width": 32, "modes": 12, "n_layers": 4, "grids": (32, 64), "batch": 20}
 #: S4D layer comparison: H channels, N state size, L length, B batch (sCIFAR-sized layer)
 S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
 
@@ -96,10 +108,37 @@ def _s4d_layer(naive: bool):
     return build
 
 
+def _operator(name: str, library: str, grid: int):
+    """``name`` (fno or tfno) from ``library`` (zoo or neuralop) at the ``OPERATOR`` sizes on a ``grid²`` input."""
+    width, modes, n_layers = OPERATOR["width"], OPERATOR["modes"], OPERATOR["n_layers"]
+
+    def build(device):
+        if library == "zoo":
+            import zoo
+
+            model = zoo.create_model(name, in_channels=1, out_channels=1, width=width, modes=modes, n_layers=n_layers)
+        else:
+            from neuralop.models import FNO
+
+            tucker = {"factorization": "tucker", "rank": 0.1} if name == "tfno" else {}
+            # neuralop keeps a centred block of n_modes[0] rows and n_modes[-1] // 2 + 1 rfft columns: 23 × 12
+            model = FNO(n_modes=(2 * modes - 1, 2 * modes - 2), in_channels=1, out_channels=1, hidden_channels=width,
+                        n_layers=n_layers, **tucker)
+        return model.to(device), torch.randn(OPERATOR["batch"], 1, grid, grid, device=device)
+
+    return build
+
+
 def _job(args: tuple) -> dict:
     kind, name, device, repeats, threads = args
     torch.set_num_threads(threads)
-    build = _model(name) if kind == "model" else _s4d_layer(naive=name == "naive")
+    if kind == "model":
+        build = _model(name)
+    elif kind == "s4d_layer":
+        build = _s4d_layer(naive=name == "naive")
+    else:
+        model, library, grid = name.split("/")
+        build = _operator(model, library, int(grid))
     return _measure(build, device, repeats)
 
 
@@ -118,6 +157,8 @@ def main() -> None:
     if missing:
         raise SystemExit(f"no benchmark size for {missing}: add them to SIZES in {__file__}")
     jobs = [("model", name) for name in args.models] + [("s4d_layer", "zoo"), ("s4d_layer", "naive")]
+    jobs += [("operator", f"{model}/{library}/{grid}") for model in ("fno", "tfno") for grid in OPERATOR["grids"]
+             for library in ("zoo", "neuralop")]
     context = mp.get_context("spawn")
     results = {}
     for kind, name in jobs:  # one fresh process per measurement: clean peak memory
@@ -132,13 +173,19 @@ def main() -> None:
         "s4d_layer_size": S4D_LAYER,
         "results": results,
         "s4d_vs_naive": {"time_ratio": naive["ms"] / ours["ms"], "memory_ratio": naive["peak_mib"] / ours["peak_mib"]},
+        "operator_size": OPERATOR,
+        "neuralop_vs_zoo": {f"{model}/{grid}": results[f"operator:{model}/neuralop/{grid}"]["ms"]
+                            / results[f"operator:{model}/zoo/{grid}"]["ms"]
+                            for model in ("fno", "tfno") for grid in OPERATOR["grids"]},
     }
-    print(f"{'measurement':<22}{'fwd+bwd ms':>12}{'peak MiB':>12}")
+    print(f"{'measurement':<30}{'fwd+bwd ms':>12}{'peak MiB':>12}")
     for key, value in results.items():
-        print(f"{key:<22}{value['ms']:>12.1f}{value['peak_mib']:>12.1f}")
+        print(f"{key:<30}{value['ms']:>12.1f}{value['peak_mib']:>12.1f}")
     ratio = report["s4d_vs_naive"]
     print(f"S4D layer (H={S4D_LAYER['H']}, N={S4D_LAYER['N']}, L={S4D_LAYER['L']}, batch={S4D_LAYER['B']}): naive / zoo "
           f"time {ratio['time_ratio']:.2f}x, peak memory {ratio['memory_ratio']:.2f}x")
+    for key, value in report["neuralop_vs_zoo"].items():
+        print(f"{key} (batch {OPERATOR['batch']}): neuraloperator / zoo time {value:.2f}x")
     with open(args.out, "w") as handle:
         json.dump(report, handle, indent=2)
 

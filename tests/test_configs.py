@@ -17,9 +17,27 @@ def options(group: str) -> list[str]:
     return sorted(path.stem for path in (Path(CONFIG_DIR) / group).glob("*.yaml"))
 
 
+def operator_data() -> list[str]:
+    """Data options for operator learning: those giving fields with ``in_channels`` (not sequences)."""
+    return [option for option in options("data")
+            if "in_channels" in OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{option}.yaml")]
+
+
+def companions(group: str, option: str) -> list[str]:
+    """The overrides an option needs to make a working run (an operator needs fields, fields an operator)."""
+    operators = [name for name in list_models() if model_info(name).family == "operators"]
+    if not operators or not operator_data():
+        return []
+    pair = {"model": f"model={operators[0]}", "data": f"data={operator_data()[0]}", "task": "task=operator"}
+    if (group == "model" and option in operators) or (group == "data" and option in operator_data()) \
+            or (group, option) == ("task", "operator"):
+        return [override for key, override in pair.items() if key != group]
+    return []
+
+
 @pytest.mark.parametrize("group,option", [(group, option) for group in GROUPS for option in options(group)])
 def test_every_option_composes_and_instantiates(make_cfg, group, option):
-    overrides = [f"{group}={option}"]
+    overrides = [f"{group}={option}", *companions(group, option)]
     generative = [name for name in list_models() if model_info(name).task == "generative"]
     if option == "generative" and generative:
         overrides.append(f"model={generative[0]}")
@@ -47,6 +65,9 @@ def test_unknown_config_key_is_a_clear_error(make_cfg):
 
 @pytest.mark.parametrize("experiment", options("experiment"))
 def test_every_experiment_runs_debug(make_cfg, experiment):
-    summary = train(make_cfg(f"experiment={experiment}", "trainer=debug"))
+    cfg = make_cfg(f"experiment={experiment}", "trainer=debug")
+    if "n_train" in cfg.data:  # generated data: a few samples of the experiment's own problem
+        cfg = make_cfg(f"experiment={experiment}", "trainer=debug", "data.n_train=8", "data.n_val=4", "data.n_test=4")
+    summary = train(cfg)
     assert summary["global_step"] == 1
     assert all(value == value for value in summary["metrics"].values())  # no NaN

@@ -89,6 +89,24 @@ def test_train_resume_init_from_and_eval(make_cfg, tmp_path):
         evaluate(make_cfg(f"ckpt_path={best}", "+eval.noise=white", config="eval"))
 
 
+def test_operator_run_keeps_its_normaliser_and_tests_every_resolution(make_cfg, tmp_path):
+    """Darcy + FNO: the task decodes with the training set's y statistics, which travel in the checkpoint, so
+    eval.py reproduces the test metrics of train.py at both resolutions; a bare model returns normalised y."""
+    data = ["data.n_train=16", "data.n_val=8", "data.n_test=8", "data.batch_size=8", "data.resolution=17",
+            "data.test_resolutions=[17,33]"]
+    fitted = train(make_cfg("experiment=fno_darcy", "trainer.max_epochs=1", "model.width=8", "model.modes=6", *data))
+    metrics = fitted["metrics"]
+    assert {"test/rel_l2", "test/rel_h1", "test_33/rel_l2", "test_33/rel_h1"} <= set(metrics)
+    best = fitted["best_checkpoint"]
+    evaluated = evaluate(make_cfg(f"ckpt_path={best}", config="eval"))["metrics"]
+    for key in ("test/rel_l2", "test_33/rel_l2"):
+        assert evaluated[key] == pytest.approx(metrics[key], rel=1e-5)
+    state = torch.load(best, weights_only=True)["state_dict"]
+    assert state["y_std"].item() > 0 and state["y_mean"].item() > 0  # Darcy's pressure is positive
+    model = zoo.load_model(best)
+    assert model(torch.zeros(1, 1, 17, 17)).shape == (1, 1, 17, 17)
+
+
 def test_checkpoint_loads_with_weights_only(make_cfg, tmp_path):
     train(make_cfg(*SMALL, "trainer.max_epochs=1", "test=false"))
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)

@@ -66,6 +66,11 @@ def _report(title: str, summary: dict, output_dir: Path) -> None:
     console.print(f"run folder: {output_dir}")
 
 
+def _merged(results: list[dict]) -> dict[str, float]:
+    """One dict of the metrics ``trainer.test`` returns per test loader (tasks give every loader its own names)."""
+    return {key: float(value) for result in results for key, value in result.items()}
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit the task of ``cfg`` on its datamodule, test the best checkpoint, write ``metrics.json``."""
     if cfg.get("ckpt_path"):
@@ -85,8 +90,8 @@ def train(cfg: DictConfig) -> dict:
     checkpointing = trainer.checkpoint_callback
     best = checkpointing.best_model_path if checkpointing is not None else ""
     if cfg.get("test"):
-        metrics.update(trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True,
-                                    verbose=False)[0])
+        metrics.update(_merged(trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True,
+                                            verbose=False)))
     summary = {
         "name": cfg.name,
         "model": cfg.model.name,
@@ -115,7 +120,7 @@ def evaluate(cfg: DictConfig) -> dict:
     task = instantiate(run["task"], _convert_="all")
     task.load_state_dict(checkpoint["state_dict"])
     trainer = build_trainer(cfg)
-    metrics = trainer.test(task, datamodule=datamodule, verbose=False)[0]
+    metrics = _merged(trainer.test(task, datamodule=datamodule, verbose=False))
     options = dict(cfg.get("eval") or {})
     if options.get("noise"):
         metrics.update(_noisy_test(trainer, task, datamodule, seed=cfg.seed, **options))
@@ -130,7 +135,7 @@ def _noisy_test(trainer: L.Trainer, task: L.LightningModule, datamodule, noise: 
     if noise not in NOISES:
         raise ValueError(f"unknown eval.noise {noise!r}: expected one of {sorted(NOISES)}")
     with NOISES[noise](task.model, seed=seed, **options) as omega:
-        metrics = trainer.test(task, datamodule=datamodule, verbose=False)[0]
+        metrics = _merged(trainer.test(task, datamodule=datamodule, verbose=False))
     return {**{f"noisy/{key}": value for key, value in metrics.items()}, "noisy/omega": omega}
 
 

@@ -1,5 +1,6 @@
 """Metrics that papers report."""
 
-from zoo.metrics.regression import RelativeL2Error, relative_l2
+from zoo.metrics.operators import (RelativeH1Error, RelativeL2Error, RelativeLpError, relative_h1, relative_l2,
+                                   relative_lp)
 
-__all__ = ["RelativeL2Error", "relative_l2"]
+__all__ = ["RelativeH1Error", "RelativeL2Error", "RelativeLpError", "relative_h1", "relative_l2", "relative_lp"]

@@ -55,10 +55,19 @@ class ZooTask(L.LightningModule):
         """Update the stage's metrics with a batch and log them (reduced over the epoch)."""
         collection = self.metrics[f"{stage}_"]
         collection(prediction, target)
-        self.log_dict(collection, prog_bar=True, on_step=False, on_epoch=True)
+        self.log_dict(collection, prog_bar=True, on_step=False, on_epoch=True, add_dataloader_idx=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+    def predict_batch(self, batch, hint: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` -> ``(self(x), y)``, with a clear error (ending in ``hint``) when the shapes differ."""
+        x, y = batch
+        prediction = self(x)
+        if prediction.shape != y.shape:
+            raise ValueError(f"the model returned shape {tuple(prediction.shape)} but the target has shape "
+                             f"{tuple(y.shape)}: {hint}")
+        return prediction, y
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         raise NotImplementedError

@@ -27,11 +27,7 @@ class RegressionTask(ZooTask):
         self.init_metrics({"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "rel_l2": RelativeL2Error()})
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
-        x, y = batch
-        prediction = self(x)
-        if prediction.shape != y.shape:
-            raise ValueError(f"the model returned shape {tuple(prediction.shape)} but the target has shape "
-                             f"{tuple(y.shape)}: check the model's output size (d_output) and pooling")
+        prediction, y = self.predict_batch(batch, "check the model's output size (d_output) and pooling")
         loss = LOSSES[self.hparams.loss](prediction, y)
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True)
         self.log_metrics(stage, prediction, y)
