@@ -1,8 +1,9 @@
 """Forward+backward time and peak memory of every registered model; S4D's kernel against a naive baseline;
-FNO / TFNO against neuraloperator 2.0 (``pip install -e ".[bench]"``).
+FNO / TFNO against neuraloperator 2.0 (``pip install -e ".[bench]"``); SPE batched against a per-graph loop.
 
     python scripts/benchmark.py                  # table on stdout, JSON in benchmark.json
     python scripts/benchmark.py --models s4d --repeats 5 --out results.json
+    python scripts/benchmark.py --models spe_gine rqgnn --comparisons spe    # one family and its comparison
 
 Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
@@ -16,6 +17,9 @@ FNO / TFNO side by side with ``neuralop.models.FNO`` at the same configuration (
 the same 23 × 12 kept frequencies, lifting / projection ratio 2, channel-MLP expansion 0.5 with soft-gating,
 linear skips, GELU, grid channels; TFNO: Tucker, rank 0.1, neuraloperator's default factorized contraction)
 on 32² and 64² grids, batch 20: the ratio is neuraloperator's time over zoo's.
+SPE on a batch of 128 ZINC-sized graphs (``SPE_BATCH``: 9–38 nodes, about as many edges as nodes plus 8 %, the
+full spectrum padded to 38) batched with ``to_dense_batch`` + one einsum, against the same module called once
+per graph in a Python loop (the reference code's way).
 """
 
 from __future__ import annotations
@@ -42,10 +46,28 @@ SIZES = {
     "t1": ({"width": 48, "modes": [24, 24], "n_layers": 8, "resolution": [64, 64]}, (20, 1, 64, 64)),
     "lsm": ({"width": 32, "patch_size": 2}, (20, 1, 64, 64)),
 }
+#: SPE: a batch of ZINC-sized random graphs and the SPE module's sizes
+SPE_BATCH = {"graphs": 128, "n_min": 9, "n_max": 38, "m": 8, "p": 16, "rho_hidden": 32, "rho_layers": 3}
+#: graph models: constructor kwargs and the label count of the ``SPE_BATCH`` graphs they read
+GRAPH_SIZES = {
+    "spe_gine": ({"in_dim": 16, "out_dim": 1, "width": 38, "hidden": 64, "n_layers": 4}, 16),
+    "rqgnn": ({"in_channels": 16}, 16),
+    "rq_logistic": ({"in_channels": 16}, 16),
+    "gin_mean": ({"in_channels": 16}, 16),
+}
 #: FNO / TFNO against neuraloperator: shared sizes, and the grids (batch 20, one input and output channel)
 OPERATOR = {"width": 32, "modes": 12, "n_layers": 4, "grids": (32, 64), "batch": 20}
 #: S4D layer comparison: H channels, N state size, L length, B batch (sCIFAR-sized layer)
 S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
+
+
+#: side-by-side comparisons: the measurements each one runs
+COMPARISONS = {
+    "s4d": [("s4d_layer", "zoo"), ("s4d_layer", "naive")],
+    "spe": [("spe", "batched"), ("spe", "loop")],
+    "operators": [("operator", f"{model}/{library}/{grid}") for model in ("fno", "tfno") for grid in OPERATOR["grids"]
+                  for library in ("zoo", "neuralop")],
+}
 
 
 def _peak_bytes(device: str) -> int:
@@ -129,13 +151,66 @@ def _operator(name: str, library: str, grid: int):
     return build
 
 
+def _graphs(n_features: int) -> list:
+    """``SPE_BATCH["graphs"]`` ZINC-sized random graphs with one-hot labels ``x [n, n_features]`` and eigenpairs."""
+    import networkx as nx
+    from torch_geometric.data import Data
+
+    from zoo.graph.spectrum import LaplacianEigenpairs
+
+    generator, transform, graphs = torch.Generator().manual_seed(0), LaplacianEigenpairs(width=SPE_BATCH["n_max"]), []
+    for index in range(SPE_BATCH["graphs"]):
+        n = int(torch.randint(SPE_BATCH["n_min"], SPE_BATCH["n_max"] + 1, (), generator=generator))
+        graph = nx.gnm_random_graph(n, round(1.08 * n), seed=index)
+        pairs = torch.tensor(list(graph.edges()), dtype=torch.long).view(-1, 2).T
+        labels = torch.randint(n_features, (n,), generator=generator)
+        graphs.append(transform(Data(x=torch.nn.functional.one_hot(labels, n_features).float(),
+                                     edge_index=torch.cat([pairs, pairs.flip(0)], 1), num_nodes=n)))
+    return graphs
+
+
+def _graph_model(name: str):
+    import zoo
+    from torch_geometric.data import Batch
+
+    kwargs, n_features = GRAPH_SIZES[name]
+
+    def build(device):
+        return zoo.create_model(name, **kwargs).to(device), Batch.from_data_list(_graphs(n_features)).to(device)
+
+    return build
+
+
+def _spe(loop: bool):
+    """SPE forward on ``SPE_BATCH`` graphs, batched or one graph at a time."""
+    from torch_geometric.data import Batch
+
+    from zoo.graph import SPE
+
+    sizes = {key: value for key, value in SPE_BATCH.items() if key not in ("graphs", "n_min", "n_max")}
+
+    def build(device):
+        graphs, spe = _graphs(1), SPE(**sizes).to(device)
+        if loop:
+            singles = [graph.to(device) for graph in graphs]
+            return (lambda items: torch.cat([spe(g.eigvals, g.eigvecs, g.edge_index,
+                                                 torch.zeros(g.num_nodes, dtype=torch.long, device=device))
+                                             for g in items])), singles
+        batch = Batch.from_data_list(graphs).to(device)
+        return (lambda b: spe(b.eigvals, b.eigvecs, b.edge_index, b.batch)), batch
+
+    return build
+
+
 def _job(args: tuple) -> dict:
     kind, name, device, repeats, threads = args
     torch.set_num_threads(threads)
     if kind == "model":
-        build = _model(name)
+        build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "s4d_layer":
         build = _s4d_layer(naive=name == "naive")
+    elif kind == "spe":
+        build = _spe(loop=name == "loop")
     else:
         model, library, grid = name.split("/")
         build = _operator(model, library, int(grid))
@@ -151,41 +226,51 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", default="benchmark.json")
+    parser.add_argument("--comparisons", nargs="*", default=list(COMPARISONS), choices=list(COMPARISONS),
+                        help="side-by-side comparisons to run (default: all)")
     args = parser.parse_args()
 
-    missing = [name for name in args.models if name not in SIZES]
+    missing = [name for name in args.models if name not in SIZES and name not in GRAPH_SIZES]
     if missing:
         raise SystemExit(f"no benchmark size for {missing}: add them to SIZES in {__file__}")
-    jobs = [("model", name) for name in args.models] + [("s4d_layer", "zoo"), ("s4d_layer", "naive")]
-    jobs += [("operator", f"{model}/{library}/{grid}") for model in ("fno", "tfno") for grid in OPERATOR["grids"]
-             for library in ("zoo", "neuralop")]
+    jobs = [("model", name) for name in args.models]
+    jobs += [(kind, name) for comparison in args.comparisons for kind, name in COMPARISONS[comparison]]
     context = mp.get_context("spawn")
     results = {}
     for kind, name in jobs:  # one fresh process per measurement: clean peak memory
         with context.Pool(1) as pool:
             results[f"{kind}:{name}"] = pool.apply(_job, ((kind, name, args.device, args.repeats, args.threads),))
-    ours, naive = results["s4d_layer:zoo"], results["s4d_layer:naive"]
     report = {
         "device": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine(),
         "threads": args.threads,
         "torch": torch.__version__,
-        "sizes": {name: SIZES[name] for name in args.models},
-        "s4d_layer_size": S4D_LAYER,
+        "sizes": {name: SIZES.get(name, GRAPH_SIZES.get(name)) for name in args.models},
         "results": results,
-        "s4d_vs_naive": {"time_ratio": naive["ms"] / ours["ms"], "memory_ratio": naive["peak_mib"] / ours["peak_mib"]},
-        "operator_size": OPERATOR,
-        "neuralop_vs_zoo": {f"{model}/{grid}": results[f"operator:{model}/neuralop/{grid}"]["ms"]
-                            / results[f"operator:{model}/zoo/{grid}"]["ms"]
-                            for model in ("fno", "tfno") for grid in OPERATOR["grids"]},
     }
     print(f"{'measurement':<30}{'fwd+bwd ms':>12}{'peak MiB':>12}")
     for key, value in results.items():
         print(f"{key:<30}{value['ms']:>12.1f}{value['peak_mib']:>12.1f}")
-    ratio = report["s4d_vs_naive"]
-    print(f"S4D layer (H={S4D_LAYER['H']}, N={S4D_LAYER['N']}, L={S4D_LAYER['L']}, batch={S4D_LAYER['B']}): naive / zoo "
-          f"time {ratio['time_ratio']:.2f}x, peak memory {ratio['memory_ratio']:.2f}x")
-    for key, value in report["neuralop_vs_zoo"].items():
-        print(f"{key} (batch {OPERATOR['batch']}): neuraloperator / zoo time {value:.2f}x")
+    if "s4d" in args.comparisons:
+        ours, naive = results["s4d_layer:zoo"], results["s4d_layer:naive"]
+        report["s4d_layer_size"] = S4D_LAYER
+        report["s4d_vs_naive"] = {"time_ratio": naive["ms"] / ours["ms"],
+                                  "memory_ratio": naive["peak_mib"] / ours["peak_mib"]}
+        print(f"S4D layer (H={S4D_LAYER['H']}, N={S4D_LAYER['N']}, L={S4D_LAYER['L']}, batch={S4D_LAYER['B']}): naive / "
+              f"zoo time {report['s4d_vs_naive']['time_ratio']:.2f}x, peak memory "
+              f"{report['s4d_vs_naive']['memory_ratio']:.2f}x")
+    if "spe" in args.comparisons:
+        loop, batched = results["spe:loop"], results["spe:batched"]
+        report["spe_size"] = SPE_BATCH
+        report["spe_loop_vs_batched"] = {"time_ratio": loop["ms"] / batched["ms"]}
+        print(f"SPE on {SPE_BATCH['graphs']} ZINC-sized graphs: per-graph loop / batched time "
+              f"{report['spe_loop_vs_batched']['time_ratio']:.2f}x")
+    if "operators" in args.comparisons:
+        report["operator_size"] = OPERATOR
+        report["neuralop_vs_zoo"] = {f"{model}/{grid}": results[f"operator:{model}/neuralop/{grid}"]["ms"]
+                                     / results[f"operator:{model}/zoo/{grid}"]["ms"]
+                                     for model in ("fno", "tfno") for grid in OPERATOR["grids"]}
+        for key, value in report["neuralop_vs_zoo"].items():
+            print(f"{key} (batch {OPERATOR['batch']}): neuraloperator / zoo time {value:.2f}x")
     with open(args.out, "w") as handle:
         json.dump(report, handle, indent=2)
 

@@ -23,15 +23,28 @@ def operator_data() -> list[str]:
             if "in_channels" in OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{option}.yaml")]
 
 
+#: (model, data, task) triples that make a working run
+TRIPLES = (("fno", "darcy", "operator"), ("spe_gine", "cycles", "regression"), ("spe_gine", "molecules", "regression"),
+           ("spe_gine", "zinc", "regression"),
+           ("rqgnn", "spectral_anomaly", "anomaly"), ("gin_mean", "spectral_anomaly", "anomaly"),
+           ("rq_logistic", "spectral_anomaly", "anomaly"))
+TRIPLE_GROUPS = ("model", "data", "task")
+
+
 def companions(group: str, option: str) -> list[str]:
-    """The overrides an option needs to make a working run (an operator needs fields, fields an operator)."""
-    operators = [name for name in list_models() if model_info(name).family == "operators"]
-    if not operators or not operator_data():
+    """The overrides an option needs to make a working run: the rest of the first triple holding it (any operator
+    model or operator data set stands in for fno or darcy)."""
+    if group not in TRIPLE_GROUPS:
         return []
-    pair = {"model": f"model={operators[0]}", "data": f"data={operator_data()[0]}", "task": "task=operator"}
-    if (group == "model" and option in operators) or (group == "data" and option in operator_data()) \
-            or (group, option) == ("task", "operator"):
-        return [override for key, override in pair.items() if key != group]
+    key = option
+    if group == "model" and option in list_models(family="operators"):
+        key = "fno"
+    if group == "data" and option in operator_data():
+        key = "darcy"
+    index = TRIPLE_GROUPS.index(group)
+    for triple in TRIPLES:
+        if triple[index] == key:
+            return [f"{name}={value}" for name, value in zip(TRIPLE_GROUPS, triple) if name != group]
     return []
 
 

@@ -2,7 +2,7 @@
 
 from zoo.registry import ModelInfo, create_model, list_models, model_info, register_model
 from zoo.checkpoint import load_model, save_pretrained
-from zoo import operators, ssm  # noqa: F401  (registers the operator and SSM families)
+from zoo import graph, operators, ssm  # noqa: F401  (registers the graph, operator and SSM families)
 
 __all__ = [
     "ModelInfo",

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from zoo.cache import cached
+from zoo.cache import GeneratedData
 from zoo.data.sequences import _SequenceDataModule
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ class ListOpsDataset(Dataset):
         return (F.one_hot(ids, VOCAB_SIZE).float() if self.one_hot else ids), self.labels[index]
 
 
-class ListOpsDataModule(_SequenceDataModule):
+class ListOpsDataModule(GeneratedData, _SequenceDataModule):
     """LRA ListOps (see the module docstring), generated with ``seed`` and cached under ``data_dir``.
 
     ``x``: ``(batch, max_length, 16)`` float32 one-hot, or ``(batch, max_length)`` int64 ids with
@@ -315,13 +315,10 @@ class ListOpsDataModule(_SequenceDataModule):
                 "lengths": torch.tensor([len(sequence) for sequence in sequences], dtype=torch.long),
                 "labels": torch.tensor(values, dtype=torch.long)}
 
-    def prepare_data(self) -> None:
-        cached(self.cache_path, self._generate)
-
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        data = cached(self.cache_path, self._generate)
+        data = self.load()
         start = 0
         for split, size in self.sizes.items():
             self.splits[split] = ListOpsDataset(data["tokens"][start:start + size],

@@ -216,6 +216,11 @@ class _PDEDataModule(L.LightningDataModule):
         self.setup()
         return self._loader(self.datasets["val"])
 
+    @property
+    def test_names(self) -> list[str]:
+        """The metric prefix of each test loader: ``test`` at the training resolution, then ``test_<resolution>``."""
+        return ["test", *(f"test_{resolution}" for resolution in self.test_resolutions[1:])]
+
     def test_dataloader(self) -> list[DataLoader]:
         """One loader per test resolution, in the order of ``test_resolutions`` (the training one first)."""
         self.setup()

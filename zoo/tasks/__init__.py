@@ -1,9 +1,10 @@
-"""Lightning tasks, one per objective: classification, regression, operator learning, generative."""
+"""Lightning tasks, one per objective: classification, regression, operator learning, anomaly detection, generative."""
 
+from zoo.tasks.anomaly import AnomalyTask
 from zoo.tasks.base import ZooTask
 from zoo.tasks.classification import ClassificationTask
 from zoo.tasks.generative import GenerativeTask
 from zoo.tasks.operator import OperatorTask
 from zoo.tasks.regression import RegressionTask
 
-__all__ = ["ClassificationTask", "GenerativeTask", "OperatorTask", "RegressionTask", "ZooTask"]
+__all__ = ["AnomalyTask", "ClassificationTask", "GenerativeTask", "OperatorTask", "RegressionTask", "ZooTask"]

@@ -51,6 +51,18 @@ class ZooTask(L.LightningModule):
         collection = MetricCollection(metrics)
         self.metrics = nn.ModuleDict({f"{stage}_": collection.clone(prefix=f"{stage}/") for stage in STAGES})
 
+    def setup(self, stage: str) -> None:
+        """Several test loaders (a datamodule's ``test_names``, e.g. ``["test", "test_ood"]``) get their own metrics,
+        logged as ``{name}/{metric}``; the first is ``test``."""
+        names = list(getattr(getattr(self.trainer, "datamodule", None), "test_names", None) or ["test"])
+        if names[0] != "test":
+            raise ValueError(f"a datamodule's test_names must start with 'test', got {names}")
+        self.test_names = names
+        if hasattr(self, "metrics"):
+            for name in names[1:]:
+                if f"{name}_" not in self.metrics:
+                    self.metrics[f"{name}_"] = self.metrics["test_"].clone(prefix=f"{name}/")
+
     def log_metrics(self, stage: str, prediction: torch.Tensor, target: torch.Tensor) -> None:
         """Update the stage's metrics with a batch and log them (reduced over the epoch)."""
         collection = self.metrics[f"{stage}_"]
@@ -78,8 +90,8 @@ class ZooTask(L.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self.shared_step(batch, "val")
 
-    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self.shared_step(batch, "test")
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self.shared_step(batch, getattr(self, "test_names", ["test"])[dataloader_idx])
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.model, self.hparams.optimizer)

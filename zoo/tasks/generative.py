@@ -25,5 +25,5 @@ class GenerativeTask(ZooTask):
             raise TypeError(f"model.loss(batch) must return a dict with a 'loss' key, got {type(terms).__name__}")
         for key, value in terms.items():
             self.log(f"{stage}/{key}", value, prog_bar=key == "loss", on_step=stage == "train" and key == "loss",
-                     on_epoch=True)
+                     on_epoch=True, add_dataloader_idx=False)
         return terms["loss"]

@@ -42,20 +42,15 @@ class OperatorTask(ZooTask):
                              f"(zoo.list_models(family='operators'))")
         self.register_buffer("y_mean", torch.zeros(out_channels))
         self.register_buffer("y_std", torch.ones(out_channels))
-        self.test_names = ["test"]
         self.init_metrics({"rel_l2": RelativeL2Error(), "rel_h1": RelativeH1Error(periodic), "mse": MeanSquaredError()})
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         datamodule = getattr(self.trainer, "datamodule", None)
         if stage == "fit" and hasattr(datamodule, "y_mean"):
             datamodule.setup("fit")
             self.y_mean.copy_(torch.as_tensor(datamodule.y_mean))
             self.y_std.copy_(torch.as_tensor(datamodule.y_std))
-        resolutions = list(getattr(datamodule, "test_resolutions", None) or [None])
-        self.test_names = ["test", *(f"test_{resolution}" for resolution in resolutions[1:])]
-        for name in self.test_names[1:]:
-            if f"{name}_" not in self.metrics:
-                self.metrics[f"{name}_"] = self.metrics["test_"].clone(prefix=f"{name}/")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (batch, in, *spatial)`` normalised -> ``ŷ (batch, out, *spatial)`` in physical units."""
@@ -74,6 +69,3 @@ class OperatorTask(ZooTask):
                  add_dataloader_idx=False)
         self.log_metrics(stage, prediction, y)
         return loss
-
-    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        return self.shared_step(batch, self.test_names[dataloader_idx])

@@ -29,6 +29,7 @@ class RegressionTask(ZooTask):
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         prediction, y = self.predict_batch(batch, "check the model's output size (d_output) and pooling")
         loss = LOSSES[self.hparams.loss](prediction, y)
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True)
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
+                 add_dataloader_idx=False, batch_size=len(y))
         self.log_metrics(stage, prediction, y)
         return loss
