@@ -81,6 +81,8 @@ def test_every_experiment_runs_debug(make_cfg, experiment):
     cfg = make_cfg(f"experiment={experiment}", "trainer=debug")
     if "n_train" in cfg.data:  # generated data: a few samples of the experiment's own problem
         cfg = make_cfg(f"experiment={experiment}", "trainer=debug", "data.n_train=8", "data.n_val=4", "data.n_test=4")
+    if "pool_size" in cfg.data:  # a fixed pool of molecules: a small random part of it
+        cfg = make_cfg(f"experiment={experiment}", "trainer=debug", "data.pool_size=400")
     summary = train(cfg)
     assert summary["global_step"] == 1
     assert all(value == value for value in summary["metrics"].values())  # no NaN

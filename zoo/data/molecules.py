@@ -149,8 +149,8 @@ SPLITS = ("random", "size")
 _CACHE_VERSION = 1
 
 
-def featurize_pool(target: str) -> dict:
-    """The whole pool as concatenated tensors: ``elements [N]``, ``edge_index [2, E]`` (local ids), ``bonds [E]``,
+def featurize_pool(target: str, pool_size: int | None = None) -> dict:
+    """The pool (or a seeded random ``pool_size`` of it) as concatenated tensors: ``elements [N]``, ``edge_index [2, E]`` (local ids), ``bonds [E]``,
     ``num_atoms [G]``, ``num_edges [G]``, ``y [G]`` (float logP or 0/1 PAINS) and ``smiles`` (list of str)."""
     if target not in TARGETS:
         raise ValueError(f"unknown molecule target {target!r}: expected one of {TARGETS}")
@@ -158,6 +158,9 @@ def featurize_pool(target: str) -> dict:
     from rich.progress import track
 
     smiles = list(molecule_pool())
+    if pool_size is not None:
+        keep = torch.randperm(len(smiles), generator=torch.Generator().manual_seed(0))[:pool_size]
+        smiles = [smiles[i] for i in keep.sort().values]
     elements, edges, bonds, num_atoms, num_edges, y = [], [], [], [], [], []
     for text in track(smiles, description=f"molecules: {target}"):
         mol = Chem.MolFromSmiles(text)
@@ -211,14 +214,15 @@ class MoleculeDataModule(GeneratedData, GraphDataModule):
     ``y [1, 1]`` penalised logP (``target="logp"``) or ``y [1]`` the PAINS class 0/1 (``target="pains"``,
     stratified split). ``split="size"`` adds a second test loader, ``test_ood`` (molecules of at least
     ``ood_min_atoms`` heavy atoms; training uses at most ``id_max_atoms``): metrics ``test/...`` and
-    ``test_ood/...``. ``max_train`` caps the training split (a CPU-sized subset of it, seeded).
+    ``test_ood/...``. ``max_train`` caps the training split (a CPU-sized subset of it, seeded); ``pool_size``
+    uses a seeded random subset of the whole pool (quick runs and smoke tests).
     """
 
     def __init__(self, data_dir: str = "data", target: str = "logp", split: str = "random",
                  fractions=(0.8, 0.1, 0.1), id_max_atoms: int = 22, ood_min_atoms: int = 28,
                  max_train: int | None = None, batch_size: int = 64, seed: int = 0, num_workers: int = 0,
                  d_input: int = len(ELEMENTS), edge_dim: int = len(BONDS), num_targets: int = 1,
-                 width: int = MAX_ATOMS):
+                 width: int = MAX_ATOMS, pool_size: int | None = None):
         super().__init__(batch_size, num_workers)
         require_rdkit()
         if (d_input, edge_dim, num_targets) != (len(ELEMENTS), len(BONDS), 1 if target == "logp" else 2):
@@ -236,15 +240,17 @@ class MoleculeDataModule(GeneratedData, GraphDataModule):
         self.d_input, self.edge_dim, self.num_targets = d_input, edge_dim, num_targets
         self.test_names = ["test", "test_ood"] if split == "size" else ["test"]
         self.width, self.transform = width, LaplacianEigenpairs(width=width)
+        self.pool_size = pool_size
 
     @property
     def cache_path(self) -> Path:
         from rdkit import __version__ as rdkit_version
 
-        return self.data_dir / "molecules" / f"{self.target}-v{_CACHE_VERSION}-rdkit{rdkit_version}.pt"
+        pool = "" if self.pool_size is None else f"-pool{self.pool_size}"
+        return self.data_dir / "molecules" / f"{self.target}-v{_CACHE_VERSION}{pool}-rdkit{rdkit_version}.pt"
 
     def _generate(self) -> dict:
-        return featurize_pool(self.target)
+        return featurize_pool(self.target, self.pool_size)
 
     def _graph(self, data: dict, index: int, node_start: int, edge_start: int) -> Data:
         n, m = int(data["num_atoms"][index]), int(data["num_edges"][index])
@@ -269,3 +275,11 @@ class MoleculeDataModule(GeneratedData, GraphDataModule):
             indices["train"] = indices["train"][keep[:self.max_train]].sort().values
         self.splits = {name: [self._graph(data, int(i), int(node_starts[i]), int(edge_starts[i])) for i in chunk]
                        for name, chunk in indices.items()}
+
+    def label_counts(self, split: str = "train") -> list[int]:
+        """``[normal, anomalous]`` counts of a split (``target="pains"``), for class-balanced losses."""
+        if self.target != "pains":
+            raise ValueError(f"label_counts is for the classification target 'pains', not {self.target!r}")
+        self.setup()
+        labels = torch.cat([graph.y for graph in self.splits[split]])
+        return torch.bincount(labels, minlength=2).tolist()

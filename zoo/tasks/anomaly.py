@@ -1,10 +1,11 @@
 """Graph-level anomaly detection: class-balanced focal loss, AUC and Macro-F1 per epoch (RQGNN's protocol).
 
-Batches are PyG ``Batch`` objects with graph labels ``y`` ``(num_graphs,)`` (1 = anomaly); the model maps a
-batch to logits ``(num_graphs, 2)``. The class weights ``w_c = (1−β)/(1−β^{n_c})`` (rescaled to sum to 2)
-come from ``class_counts`` or, when it is not given, from the datamodule's ``label_counts("train")``;
-they are printed when first computed, since they change the loss a lot on small sets (β = 0.999 gives
-0.20 / 1.80 for 2000 / 100 graphs but about 0.9 / 1.1 at the TU screens' sizes). Select the best
+Batches are PyG ``Batch`` objects with graph labels ``y`` ``(num_graphs,)`` (1 = anomaly), or ``(Batch, y)``
+pairs as the other graph datamodules give them; the model maps a batch to logits ``(num_graphs, 2)``.
+The class weights ``w_c = (1−β)/(1−β^{n_c})`` (rescaled to sum to 2) come from ``class_counts`` or, when it
+is not given, from the datamodule's ``label_counts("train")``; they are printed when first computed, since
+they change the loss a lot on small sets (β = 0.999 gives 0.20 / 1.80 for 2000 / 100 graphs but about
+0.9 / 1.1 at the TU screens' sizes). Select the best
 checkpoint on ``val/auc`` (``monitor`` in the config); the paper takes test F1 from a separate
 best-``val/macro_f1`` checkpoint.
 """
@@ -48,12 +49,13 @@ class AnomalyTask(ZooTask):
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         weights = self._weights()
-        logits = self(batch)
-        if logits.ndim != 2 or logits.shape != (batch.num_graphs, 2):
+        graphs, y = batch if isinstance(batch, (tuple, list)) else (batch, batch.y)  # (Batch, y) or a Batch
+        logits = self(graphs)
+        if logits.ndim != 2 or logits.shape != (graphs.num_graphs, 2):
             raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}; the anomaly task expects "
-                             f"(num_graphs={batch.num_graphs}, 2): set the model's num_classes to 2")
-        loss = class_balanced_focal_loss(logits, batch.y, weights, self.hparams.gamma)
+                             f"(num_graphs={graphs.num_graphs}, 2): set the model's num_classes to 2")
+        loss = class_balanced_focal_loss(logits, y, weights, self.hparams.gamma)
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
-                 add_dataloader_idx=False, batch_size=batch.num_graphs)
-        self.log_metrics(stage, logits, batch.y)
+                 add_dataloader_idx=False, batch_size=graphs.num_graphs)
+        self.log_metrics(stage, logits, y)
         return loss
