@@ -27,7 +27,7 @@ def operator_data() -> list[str]:
 TRIPLES = (("fno", "darcy", "operator"), ("spe_gine", "cycles", "regression"), ("spe_gine", "molecules", "regression"),
            ("spe_gine", "zinc", "regression"),
            ("rqgnn", "spectral_anomaly", "anomaly"), ("gin_mean", "spectral_anomaly", "anomaly"),
-           ("rq_logistic", "spectral_anomaly", "anomaly"))
+           ("rq_logistic", "spectral_anomaly", "anomaly"), ("rqgnn", "tu_screen", "anomaly"))
 TRIPLE_GROUPS = ("model", "data", "task")
 
 

@@ -219,7 +219,57 @@ def stratified_split(labels: torch.Tensor, sizes: dict[str, int], seed: int) -> 
     return splits
 
 
-class SpectralAnomalyDataModule(L.LightningDataModule):
+class TUAnomalyDataModule(L.LightningDataModule):
+    """A graph-level anomaly set read by ``torch_geometric.datasets.TUDataset`` (graph label 1 = anomaly), split
+    stratified (:func:`stratified_split`); batches are PyG ``Batch`` objects. A subclass gives :meth:`load` (the
+    dataset) and :meth:`split_sizes`; :meth:`label_counts` gives the training counts the class-balanced loss
+    needs."""
+
+    def __init__(self, batch_size: int, seed: int, num_workers: int, num_classes: int = 2):
+        super().__init__()
+        if num_classes != 2:
+            raise ValueError(f"graph-level anomaly detection has 2 classes (normal, anomaly), got {num_classes}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.splits: dict[str, torch.utils.data.Dataset] = {}
+
+    def load(self):
+        raise NotImplementedError
+
+    def split_sizes(self, num_graphs: int) -> dict[str, int]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        dataset = self.load()
+        indices = stratified_split(dataset.y, self.split_sizes(len(dataset)), self.seed)
+        self.splits = {split: dataset[index] for split, index in indices.items()}
+
+    def label_counts(self, split: str = "train") -> torch.Tensor:
+        """Normal and anomalous graphs in ``split``: ``(2,)`` int64."""
+        self.setup()
+        return torch.bincount(self.splits[split].y, minlength=2)
+
+    def _loader(self, split: str, shuffle: bool = False):
+        from torch_geometric.loader import DataLoader
+
+        self.setup()
+        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader("val")
+
+    def test_dataloader(self):
+        return self._loader("test")
+
+
+class SpectralAnomalyDataModule(TUAnomalyDataModule):
     """The generated anomaly set (module docstring), read through ``torch_geometric.datasets.TUDataset``.
 
     ``n_train + n_val + n_test`` graphs, ``round(anomaly_fraction * total)`` (at least 3) of them anomalous,
@@ -232,23 +282,19 @@ class SpectralAnomalyDataModule(L.LightningDataModule):
                  n_train: int = 1400, n_val: int = 300, n_test: int = 300, anomaly_fraction: float = 0.07,
                  min_nodes: int = 10, max_nodes: int = 30, batch_size: int = 128, seed: int = 0,
                  num_workers: int = 0):
-        super().__init__()
+        super().__init__(batch_size, seed, num_workers, num_classes)
         if kind not in KINDS:
             raise ValueError(f"unknown anomaly kind {kind!r}: expected one of {', '.join(KINDS)}")
-        if num_classes != 2:
-            raise ValueError(f"graph-level anomaly detection has 2 classes (normal, anomaly), got {num_classes}")
         if not 0 < anomaly_fraction < 0.5:
             raise ValueError(f"anomaly_fraction must lie in (0, 0.5), got {anomaly_fraction}")
-        for name, size in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("batch_size", batch_size)):
+        for name, size in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
             if size < 1:
                 raise ValueError(f"{name} must be a positive integer, got {size}")
         self.data_dir, self.kind, self.num_classes, self.d_input = Path(data_dir), kind, num_classes, d_input
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         total = sum(self.sizes.values())
         self.num_anomalies = min(max(round(anomaly_fraction * total), 3), total // 2)
-        self.min_nodes, self.max_nodes, self.seed = min_nodes, max_nodes, seed
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.splits: dict[str, torch.utils.data.Dataset] = {}
+        self.min_nodes, self.max_nodes = min_nodes, max_nodes
 
     @property
     def name(self) -> str:
@@ -284,30 +330,5 @@ class SpectralAnomalyDataModule(L.LightningDataModule):
         data.x = F.pad(data.x, (0, self.d_input - data.x.shape[1]))
         return data
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
-        dataset = self.load()
-        indices = stratified_split(dataset.y, self.sizes, self.seed)
-        self.splits = {split: dataset[index] for split, index in indices.items()}
-
-    def label_counts(self, split: str = "train") -> torch.Tensor:
-        """Normal and anomalous graphs in ``split``: ``(2,)`` int64."""
-        self.setup()
-        return torch.bincount(self.splits[split].y, minlength=2)
-
-    def _loader(self, split: str, shuffle: bool = False):
-        from torch_geometric.loader import DataLoader
-
-        self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self):
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")
+    def split_sizes(self, num_graphs: int) -> dict[str, int]:
+        return self.sizes
