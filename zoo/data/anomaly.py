@@ -312,8 +312,9 @@ class SpectralAnomalyDataModule(TUAnomalyDataModule):
                                         self.min_nodes, self.max_nodes, self.seed)
 
     def prepare_data(self) -> None:
-        arrays = cached(self.root / f"{self.name}.pt", self._generate)
-        write_tu(arrays, self.root / self.name / "raw", self.name)
+        raw = self.root / self.name / "raw"
+        if not raw.is_dir():  # the TU files, once written, are the data: no need to read the arrays again
+            write_tu(cached(self.root / f"{self.name}.pt", self._generate), raw, self.name)
 
     def load(self):
         """The whole set as PyG's ``TUDataset`` (labels 0..num_labels−1 one-hot in ``x``, even if a small set

@@ -47,8 +47,7 @@ class OperatorTask(ZooTask):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         datamodule = getattr(self.trainer, "datamodule", None)
-        if stage == "fit" and hasattr(datamodule, "y_mean"):
-            datamodule.setup("fit")
+        if stage == "fit" and hasattr(datamodule, "y_mean"):  # Lightning sets the datamodule up first
             self.y_mean.copy_(torch.as_tensor(datamodule.y_mean))
             self.y_std.copy_(torch.as_tensor(datamodule.y_std))
 
