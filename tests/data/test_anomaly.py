@@ -22,7 +22,7 @@ def graphs_of(arrays):
     return out
 
 
-@pytest.mark.parametrize("kind", ["spectral", "control"])
+@pytest.mark.parametrize("kind", ["spectral", "motif", "control"])
 def test_generator_structure(kind):
     arrays = generate_anomaly_dataset(60, 10, kind=kind, num_labels=6, min_nodes=8, max_nodes=16, seed=1)
     assert arrays["graph_labels"].sum() == 10 and len(arrays["graph_labels"]) == 60
@@ -33,11 +33,27 @@ def test_generator_structure(kind):
         non_isolated = [node for node in g if g.degree(node) > 0]
         assert nx.is_connected(g.subgraph(non_isolated))  # a tree plus rings (plus motifs), maybe one ion
         assert g.number_of_nodes() - len(non_isolated) <= 1
-        if kind == "control":
+        if kind != "motif":
             assert 8 <= len(non_isolated) <= 16
 
 
-def test_anomalies_are_spectral_in_the_spectral_set_and_not_in_the_control_set():
+def test_motif_anomalies_carry_a_clique_or_a_triangle_fan():
+    arrays = generate_anomaly_dataset(40, 20, kind="motif", num_labels=6, seed=3)
+    for index, (_, g) in enumerate(graphs_of(arrays)[:20]):
+        assert sum(nx.triangles(g).values()) // 3 >= 3, f"anomaly {index} has no 4-clique or triangle fan"
+
+
+def test_spectral_anomalies_keep_the_label_histogram():
+    """High-frequency anomalies move labels, never change them: their label shares match the normal graphs'."""
+    arrays = generate_anomaly_dataset(1000, 500, kind="spectral", num_labels=6, seed=4)
+    one_hot = torch.nn.functional.one_hot(arrays["node_labels"], 6).double()
+    shares = one_hot.new_zeros(1000, 6).index_add_(0, arrays["graph_indicator"], one_hot)
+    shares = shares / shares.sum(1, keepdim=True)
+    y = arrays["graph_labels"].bool()
+    assert (shares[y].mean(0) - shares[~y].mean(0)).abs().max() < 0.03
+
+
+def test_anomalies_are_spectral_in_the_spectral_set_only():
     def mean_rq_gap(kind):
         arrays = generate_anomaly_dataset(400, 100, kind=kind, num_labels=6, seed=0)
         one_hot = torch.nn.functional.one_hot(arrays["node_labels"], 6).double()
@@ -47,7 +63,8 @@ def test_anomalies_are_spectral_in_the_spectral_set_and_not_in_the_control_set()
         y = arrays["graph_labels"].bool()
         return float(smoothness[y].mean() - smoothness[~y].mean())
 
-    assert mean_rq_gap("spectral") > 0.08
+    assert mean_rq_gap("spectral") > 0.3
+    assert abs(mean_rq_gap("motif")) < 0.1
     assert abs(mean_rq_gap("control")) < 0.05
 
 
@@ -97,6 +114,6 @@ def test_datamodule_reads_tu_files_through_tudataset(tmp_path):
 
 def test_datamodule_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="kind"):
-        SpectralAnomalyDataModule(data_dir=str(tmp_path), kind="motif")
+        SpectralAnomalyDataModule(data_dir=str(tmp_path), kind="cliques")
     with pytest.raises(ValueError, match="anomaly_fraction"):
         SpectralAnomalyDataModule(data_dir=str(tmp_path), anomaly_fraction=0.7)

@@ -9,11 +9,11 @@ of the nodes are relabelled at random.
 
 **Anomalies** (``anomaly_fraction`` of the graphs, 5–8% as the TU screens) come from the same generator:
 
-- ``kind="spectral"``: half have **high-frequency labels**, the same label multiset placed so that
-  neighbours differ (the most frequent labels on one side of the tree's 2-colouring, the rest on the
-  other: label counts unchanged, ``x_cᵀLx_c / x_cᵀx_c`` raised towards 2); half carry an **extra motif**,
-  a 4-clique or a triangle fan glued to a random node (cycles the tree-plus-rings generator rarely makes),
-  with smooth labels.
+- ``kind="spectral"``: **high-frequency labels**, the same label multiset placed so that neighbours differ
+  (the most frequent labels on one side of the tree's 2-colouring, the rest on the other: label counts
+  unchanged, ``x_cᵀLx_c / x_cᵀx_c`` raised towards 1 and beyond). Only the spectrum of the labels changes.
+- ``kind="motif"``: an **extra motif**, a 4-clique or a triangle fan glued to a random node (cycles the
+  tree-plus-rings generator rarely makes), with smooth labels: a structural anomaly, not a spectral one.
 - ``kind="control"``: anomalies differ **only in label counts**: their seeds favour the last label
   instead of label 0; structure and smoothness are those of normal graphs.
 
@@ -45,8 +45,8 @@ from zoo.cache import cached
 
 log = logging.getLogger(__name__)
 
-KINDS = ("spectral", "control")
-_CACHE_VERSION = 3  # bump when the generator changes what a seed produces
+KINDS = ("spectral", "motif", "control")
+_CACHE_VERSION = 4  # bump when the generator changes what a seed produces
 
 
 def _tree_with_rings(rng: np.random.Generator, n: int) -> list[tuple[int, int]]:
@@ -135,12 +135,11 @@ def generate_graph(rng: np.random.Generator, anomalous: bool, kind: str, num_lab
     control = anomalous and kind == "control"
     labels = _smooth_labels(rng, n, edges, num_labels, common=num_labels - 1 if control else 0)
     if anomalous and kind == "spectral":
-        if rng.random() < 0.5:
-            labels = _alternate(rng, labels, edges)
-        else:
-            extra, motif_edges = _motif(rng, n)
-            labels = np.concatenate([labels, np.full(extra, labels[motif_edges[0][0]])])
-            edges, n = edges + motif_edges, n + extra
+        labels = _alternate(rng, labels, edges)
+    elif anomalous and kind == "motif":
+        extra, motif_edges = _motif(rng, n)
+        labels = np.concatenate([labels, np.full(extra, labels[motif_edges[0][0]])])
+        edges, n = edges + motif_edges, n + extra
     if rng.random() < 0.1:  # a counter-ion: one isolated node
         labels = np.append(labels, int(rng.integers(num_labels)))
     return labels, edges
