@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from zoo.cli import CONFIG_DIR, build_trainer, train
 from zoo.registry import list_models, model_info
 
-GROUPS = ("data", "model", "task", "trainer", "logger", "callbacks", "experiment")
+GROUPS = ("data", "model", "task", "trainer", "logger", "callbacks", "finetune", "experiment")
 
 
 def options(group: str) -> list[str]:

@@ -16,6 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import safetensors.torch
 import torch
@@ -149,11 +150,20 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, config: dict | 
             "save_pretrained needs the model's config: build it with zoo.create_model, or pass "
             "config={'name': <registered name>, **constructor kwargs}"
         )
+    return write_atomically(folder, {
+        WEIGHTS_NAME: lambda path: safetensors.torch.save_model(model, path),
+        CONFIG_NAME: lambda path: Path(path).write_text(json.dumps(config, indent=2, sort_keys=True)),
+    })
+
+
+def write_atomically(folder: str | os.PathLike, writers: dict[str, Callable[[str], object]]) -> Path:
+    """Create ``folder/<name>`` for every ``name: writer`` (``writer(path)`` writes the file) in a temporary
+    folder first, then rename each into place: a crash never leaves a half-written file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        safetensors.torch.save_model(model, os.path.join(tmp, WEIGHTS_NAME))
-        Path(tmp, CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
-        for name in (WEIGHTS_NAME, CONFIG_NAME):
+        for name, writer in writers.items():
+            writer(os.path.join(tmp, name))
+        for name in writers:
             os.replace(os.path.join(tmp, name), folder / name)
     return folder

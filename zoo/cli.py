@@ -8,6 +8,7 @@ then ``fit`` (resume with ``ckpt_path=``, start from weights with ``init_from=``
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -20,8 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from zoo.adapters import (config_from_dict, count_parameters, inject_adapters, load_adapters, merge_and_unload,
+                          save_adapters)
 from zoo.callbacks import RunConfigInCheckpoint
-from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained
+from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained, save_pretrained
 from zoo.ssm.robustness import fourier_noise
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
@@ -53,6 +56,39 @@ def initialise_from(model, path: str, name: str, strict: bool = False, remap: di
     console.print(f"[bold]init_from[/bold] {path}: {report}")
 
 
+SAVES = ("adapters", "merged", "both")
+
+
+def finetune_options(finetune: dict | None) -> tuple[dict | None, str]:
+    """``(adapter config dict or None, what to save)`` from a ``finetune`` group (``method: none`` means none)."""
+    options = dict(finetune or {})
+    save = options.pop("save", "adapters")
+    if options.get("method", "none") == "none":
+        return None, save
+    if save not in SAVES:
+        raise ValueError(f"finetune.save={save!r}: expected one of {', '.join(SAVES)}")
+    return options, save
+
+
+def add_adapters(model, options: dict) -> None:
+    """Inject the adapters of a ``finetune`` group and print how many parameters still train."""
+    inject_adapters(model, config_from_dict(options))
+    trainable, total = count_parameters(model)
+    console.print(f"[bold]finetune={options['method']}[/bold]: {trainable:,} trainable of {total:,} parameters "
+                  f"({100 * trainable / total:.2f} %)")
+
+
+def save_finetuned(model, save: str, output_dir: Path) -> dict[str, str]:
+    """Write the adapters (``adapters/``) and/or the merged plain model (``merged/``, a pretrained folder)."""
+    written = {}
+    if save in ("adapters", "both"):
+        written["adapters"] = str(save_adapters(model, output_dir / "adapters"))
+    if save in ("merged", "both"):
+        merged = merge_and_unload(copy.deepcopy(model))
+        written["merged"] = str(save_pretrained(merged, output_dir / "merged", model.zoo_config))
+    return written
+
+
 def _report(title: str, summary: dict, output_dir: Path) -> None:
     """Write ``metrics.json`` into the run folder and print the metrics as a table."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +117,9 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("init_from"):
         initialise_from(task.model, cfg.init_from, cfg.model.name, cfg.init.strict, dict(cfg.init.remap))
     config = OmegaConf.to_container(cfg, resolve=True)
+    adapters, save = finetune_options(config.get("finetune"))
+    if adapters:
+        add_adapters(task.model, adapters)
     trainer = build_trainer(cfg, [RunConfigInCheckpoint(config)])
     start = time.perf_counter()
     trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
@@ -100,10 +139,13 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "fit_seconds": round(fit_seconds, 2),
-        "parameters": sum(p.numel() for p in task.model.parameters()),
+        "parameters": count_parameters(task.model)[1],
+        "trainable_parameters": count_parameters(task.model)[0],
         "best_checkpoint": best,
         "last_checkpoint": getattr(checkpointing, "last_model_path", "") or "",
     }
+    if adapters:  # the best checkpoint's weights when tested, else the last ones
+        summary["finetuned"] = save_finetuned(task.model, save, Path(cfg.paths.output_dir))
     _report(f"{cfg.name}: {cfg.model.name}", summary, Path(cfg.paths.output_dir))
     return summary
 
@@ -118,7 +160,12 @@ def evaluate(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data if cfg.get("data") else run["data"])
     task = instantiate(run["task"], _convert_="all")
+    adapters, _ = finetune_options(run.get("finetune"))
+    if adapters:  # a fine-tuned run's checkpoint holds the adapted model
+        add_adapters(task.model, adapters)
     task.load_state_dict(checkpoint["state_dict"])
+    if cfg.get("adapters"):
+        load_adapters(task.model, cfg.adapters)
     trainer = build_trainer(cfg)
     metrics = _merged(trainer.test(task, datamodule=datamodule, verbose=False))
     options = dict(cfg.get("eval") or {})

@@ -1,0 +1,257 @@
+import json
+import math
+
+import pytest
+import safetensors.torch
+import torch
+from torch import nn
+
+import zoo
+from zoo.adapters import (FLoRAConfig, LoRAConfig, LowRankDelta, TuckerDelta, adapter_layers, count_parameters,
+                          disable_adapters, inject_adapters, load_adapters, merge, merge_and_unload, save_adapters,
+                          unmerge)
+from zoo.adapters.layers import SUPPORTED
+from zoo.registry import model_info
+
+
+class Net(nn.Module):
+    """Linear, plain / grouped / depthwise convolutions in 1-D, 2-D and 3-D, and a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv1d(4, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+        self.depthwise = nn.Conv2d(8, 8, 5, padding=2, groups=8, bias=False)
+        self.conv3 = nn.Conv3d(8, 6, 2)
+        self.linear = nn.Linear(6, 5)
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):  # (batch, 4, 6)
+        h = self.conv1(x)[:, :, None, :].expand(-1, -1, 6, -1)  # (batch, 8, 6, 6)
+        h = self.depthwise(torch.tanh(self.conv2(h)))[:, :, None].expand(-1, -1, 3, -1, -1)
+        h = self.conv3(h).mean((2, 3, 4))
+        return self.head(torch.tanh(self.linear(h)))
+
+
+def randomise(model):
+    """Move every adapter away from its zero-update initialisation."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for layer in adapter_layers(model).values():
+            for param in layer.adapter.parameters():
+                param.copy_(torch.randn(param.shape, generator=generator, dtype=param.dtype) * 0.3)
+
+
+CONFIGS = [FLoRAConfig(rank=2), FLoRAConfig(rank=2, init="lora", scale=4.0), LoRAConfig(rank=2, alpha=4)]
+
+
+@pytest.fixture
+def net():
+    torch.manual_seed(0)
+    return Net().double().eval()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["flora", "flora-lora-init", "lora"])
+def test_zero_update_at_init_merge_unmerge(net, config):
+    x = torch.randn(3, 4, 6, dtype=torch.float64)
+    base = net(x)
+    weights = {key: value.clone() for key, value in net.state_dict().items()}
+    inject_adapters(net, config)
+    assert set(adapter_layers(net)) == {"conv1", "conv2", "depthwise", "conv3", "linear", "head"}
+    assert torch.equal(net(x), base)  # ΔW = 0: the injected model is the base model
+    randomise(net)
+    adapted = net(x)
+    assert not torch.allclose(adapted, base)
+    merge(net)
+    assert torch.allclose(net(x), adapted, atol=1e-6, rtol=0)
+    unmerge(net)
+    for key, value in weights.items():  # the original weights, bit for bit
+        assert torch.equal(net.state_dict()[key.replace(".weight", ".base_layer.weight").replace(
+            ".bias", ".base_layer.bias")], value), key
+    with disable_adapters(net):
+        assert torch.equal(net(x), base)
+    assert torch.equal(net(x), adapted)
+
+
+def test_tucker_update_matches_the_mode_products_and_counts_parameters():
+    dims, ranks = (6, 4, 3, 2), [3, 2, 2, 1]
+    delta = TuckerDelta(dims, ranks, scale=2.5).double()
+    randomise_module(delta)
+    G, (A1, A2, A3, A4) = delta.core, list(delta.factors)
+    expected = 2.5 * torch.einsum("abcd,ia,jb,kc,ld->ijkl", G, A1, A2, A3, A4)
+    assert torch.allclose(delta(), expected, atol=1e-12)
+    assert sum(p.numel() for p in delta.parameters()) == math.prod(ranks) + sum(d * r for d, r in zip(dims, ranks))
+
+
+def randomise_module(module):
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn_like(param))
+
+
+@pytest.mark.parametrize("layer,ranks", [(nn.Linear(7, 5), [3, 4]), (nn.Conv2d(6, 8, 3), [4, 5, 2, 3]),
+                                         (nn.Conv2d(8, 8, 3, groups=8), [4, 1, 2, 2]),
+                                         (nn.Conv3d(6, 4, (2, 3, 1), groups=2), [2, 3, 2, 2, 1])],
+                         ids=["linear", "conv2d", "depthwise", "grouped-conv3d"])
+def test_trainable_count_is_core_plus_factors(layer, ranks):
+    model = nn.Sequential(layer)
+    inject_adapters(model, FLoRAConfig(rank=ranks))
+    dims = tuple(layer.weight.shape)  # (out, in / groups, *kernel)
+    trainable, total = count_parameters(model)
+    assert trainable == math.prod(ranks) + sum(d * r for d, r in zip(dims, ranks))
+    assert total == trainable + sum(p.numel() for p in layer.parameters())
+
+
+def test_linear_flora_is_lora_with_a_core():
+    """N = 2: ΔW = s A_out G A_inᵀ, i.e. LoRA with B = A_out G, A = A_inᵀ (and α / r = s)."""
+    flora = TuckerDelta((5, 7), [3, 3], scale=1.5).double()
+    randomise_module(flora)
+    lora = LowRankDelta((5, 7), rank=3, alpha=4.5).double()
+    with torch.no_grad():
+        lora.B.copy_(flora.factors[0] @ flora.core)
+        lora.A.copy_(flora.factors[1].T)
+    assert torch.allclose(flora(), 1.5 * flora.factors[0] @ flora.core @ flora.factors[1].T, atol=1e-12)
+    assert torch.allclose(flora(), lora(), atol=1e-12)
+
+
+def test_only_adapters_train_and_base_gets_no_gradient(net):
+    inject_adapters(net, FLoRAConfig(rank=2, modules_to_save=["head"]))
+    net(torch.randn(2, 4, 6, dtype=torch.float64)).square().sum().backward()
+    for name, param in net.named_parameters():
+        if ".adapter." in name:
+            assert param.requires_grad
+        elif name.startswith("head."):
+            assert param.requires_grad and param.grad is not None  # modules_to_save train in full
+        else:
+            assert not param.requires_grad and param.grad is None, name
+    cores = [layer.adapter.core.grad for layer in adapter_layers(net).values()]
+    assert all(grad is not None and grad.abs().sum() > 0 for grad in cores)  # G = 0: the core moves first
+
+
+def test_targets_excludes_and_bad_input(net):
+    inject_adapters(net, FLoRAConfig(rank=2, target_modules=r"conv\d", exclude_modules=["conv3"]))
+    assert set(adapter_layers(net)) == {"conv1", "conv2"}
+    with pytest.raises(ValueError, match="has adapters already"):
+        inject_adapters(net, LoRAConfig(rank=2))
+    with pytest.raises(ValueError, match="no layer of Net matches.*adaptable layers"):
+        inject_adapters(Net(), FLoRAConfig(target_modules=["decoder"]))
+    with pytest.raises(ValueError, match=r"no adapter supports: 1 \(Tanh\)"):
+        inject_adapters(nn.Sequential(nn.Linear(2, 2), nn.Tanh()), FLoRAConfig(target_modules=["0", "1"]))
+    with pytest.raises(ValueError, match="4 modes .* give one rank per mode"):
+        inject_adapters(Net(), FLoRAConfig(rank=[2, 2], target_modules=["conv2"]))
+    with pytest.raises(ValueError, match="positive int"):
+        FLoRAConfig(rank=0)
+    with pytest.raises(ValueError, match="unknown init"):
+        FLoRAConfig(init="orthogonal")
+    with pytest.raises(ValueError, match="modules_to_save"):
+        inject_adapters(Net(), LoRAConfig(modules_to_save=["classifier"]))
+
+
+def test_rank_pattern_overrides_per_layer(net):
+    inject_adapters(net, FLoRAConfig(rank=2, rank_pattern={"conv2": [4, 3, 1, 1]}))
+    assert adapter_layers(net)["conv2"].adapter.ranks == (4, 3, 1, 1)
+    assert adapter_layers(net)["conv1"].adapter.ranks == (2, 2, 2)
+    other = inject_adapters(Net(), FLoRAConfig(rank=[3, 1, 2, 2, 1], exclude_modules=["depthwise"]))
+    ranks = {name: layer.adapter.ranks for name, layer in adapter_layers(other).items()}
+    assert ranks == {"conv1": (3, 1, 2), "conv2": (3, 1, 2, 2), "conv3": (3, 1, 2, 2, 1), "linear": (3, 1),
+                     "head": (3, 1)}  # weights with fewer modes use the leading ranks
+
+
+def test_save_load_round_trip_writes_adapters_only(net, tmp_path):
+    x = torch.randn(3, 4, 6, dtype=torch.float64)
+    base_state = {key: value.clone() for key, value in net.state_dict().items()}
+    inject_adapters(net, FLoRAConfig(rank=2, rank_pattern={"conv2": [3, 2, 1, 2]}, modules_to_save=["head"]))
+    randomise(net)
+    with torch.no_grad():
+        net.head.weight.add_(1.0)  # a trained head: saved in full
+    adapted = net(x)
+    folder = save_adapters(net, tmp_path / "adapters")
+    saved = safetensors.torch.load_file(str(folder / "adapter_model.safetensors"))
+    assert saved and all(".adapter." in key or key.startswith("head.") for key in saved)
+    assert not any(".base_layer." in key for key in saved)
+    config = json.loads((folder / "adapter_config.json").read_text())
+    assert config["method"] == "flora" and config["modules_to_save"] == ["head"]
+    fresh = Net().double().eval()
+    fresh.load_state_dict(base_state)
+    load_adapters(fresh, folder)
+    assert torch.equal(fresh(x), adapted)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_adapters(nn.Sequential(nn.Linear(3, 3)), folder)
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        load_adapters(Net(), tmp_path)
+
+
+def test_merge_and_unload_gives_a_plain_model(net):
+    x = torch.randn(3, 4, 6, dtype=torch.float64)
+    inject_adapters(net, LoRAConfig(rank=3))
+    randomise(net)
+    adapted = net(x)
+    plain = merge_and_unload(net)
+    assert not adapter_layers(plain) and isinstance(plain.conv2, nn.Conv2d)
+    assert set(plain.state_dict()) == set(Net().state_dict())
+    assert torch.allclose(plain(x), adapted, atol=1e-10)
+
+
+def test_spectral_weights_of_fno_and_tfno():
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 16, 16, dtype=torch.float64)
+    for name, mergeable in (("fno", True), ("tfno", False)):
+        model = zoo.create_model(name, modes=[4, 4], width=8, n_layers=2).double().eval()
+        base = model(x)
+        inject_adapters(model, FLoRAConfig(rank=2, target_modules=r".*\.weight"))
+        spectral = adapter_layers(model)
+        assert spectral and all(type(layer).__name__ == "SpectralAdapter" for layer in spectral.values())
+        assert torch.equal(model(x), base)
+        randomise(model)
+        adapted = model(x)
+        assert not torch.allclose(adapted, base)
+        layer = next(iter(spectral.values()))
+        assert torch.allclose(layer.reconstruct(), layer.base_layer.reconstruct() + layer.delta_weight())
+        if mergeable:
+            merge(model)
+            assert torch.allclose(model(x), adapted, atol=1e-10)
+            unmerge(model)
+        else:
+            with pytest.raises(TypeError, match="no dense weight.*keep this adapter unmerged"):
+                merge(model)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_registered_model_takes_flora(name):
+    """finetune=flora on every model's Linear / Conv (and spectral) layers: zero update at init, the adapters
+    change the output once trained, merging keeps it (factorised spectral weights cannot merge and say so),
+    unmerging restores the weights exactly. A model without such layers gets a clear refusal."""
+    torch.manual_seed(0)
+    model = zoo.create_model(name).eval()
+    inputs, _ = model_info(name).example(model)
+
+    def run():  # some models sample in forward: the same noise for every call
+        torch.manual_seed(1)
+        return model(inputs)
+
+    with torch.no_grad():
+        base = run()
+        weights = {key: value.clone() for key, value in model.named_parameters()}
+        if not any(type(module) in SUPPORTED for module in model.modules()):
+            with pytest.raises(ValueError, match="no layer of .* matches"):
+                inject_adapters(model, FLoRAConfig(rank=2))
+            return
+        inject_adapters(model, FLoRAConfig(rank=2))
+        assert torch.equal(run(), base)
+        randomise(model)
+        adapted = run()
+        assert not torch.allclose(adapted, base, atol=1e-5), f"{name}: the adapters do not reach the output"
+        for layer in adapter_layers(model).values():
+            if isinstance(getattr(layer.base_layer, "weight", None), nn.Parameter):
+                layer.merge()
+            else:
+                with pytest.raises(TypeError, match="no dense weight"):
+                    layer.merge()
+        scale = adapted.abs().max().clamp(min=1)
+        assert torch.allclose(run(), adapted, atol=1e-4 * float(scale), rtol=1e-4)
+        unmerge(model)
+    plain = {key.replace(".base_layer.", "."): value for key, value in model.named_parameters()
+             if ".adapter." not in key}
+    assert plain.keys() == weights.keys() and all(torch.equal(plain[key], weights[key]) for key in weights)
+    trainable, total = count_parameters(model)
+    assert 0 < trainable < total
