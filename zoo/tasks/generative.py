@@ -1,6 +1,14 @@
-"""Generative: the model owns its objective, ``model.loss(batch) -> {"loss": ..., **terms}``."""
+"""Generative: the model owns its objective, ``model.loss(batch) -> {"loss": ..., **terms}``.
+
+Sample-quality metrics (cBW2-UVP, discriminative score, ...) need the data's ground truth, so the
+datamodule computes them: after the test loop the task calls ``datamodule.sample_metrics(model)``
+(if it has one) and logs each entry as ``test/<key>``; a datamodule with ``plot_samples(model, path)``
+also gets a figure, ``samples.png``, in the trainer's log folder.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -27,3 +35,14 @@ class GenerativeTask(ZooTask):
             self.log(f"{stage}/{key}", value, prog_bar=key == "loss", on_step=stage == "train" and key == "loss",
                      on_epoch=True, add_dataloader_idx=False)
         return terms["loss"]
+
+    def on_test_epoch_end(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if callable(getattr(datamodule, "sample_metrics", None)):
+            with torch.inference_mode(False), torch.enable_grad():  # some metrics train a post-hoc classifier
+                for key, value in datamodule.sample_metrics(self.model).items():
+                    self.log(f"test/{key}", float(value), add_dataloader_idx=False)
+        if callable(getattr(datamodule, "plot_samples", None)) and self.trainer.is_global_zero:
+            folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            datamodule.plot_samples(self.model, folder / "samples.png")
