@@ -1,0 +1,285 @@
+"""The Gaussian-mixture entropic-OT / Schrödinger-bridge benchmark (Gushchin et al., NeurIPS 2023), rebuilt offline.
+
+**Construction.** For any input p0 and positive potential f, the plan ``π(x, y) = p0(x) π(y|x)`` with
+``π(y|x) ∝ exp(−‖x − y‖²/2ε) f(y)`` is by construction the EOT plan (cost ½‖x − y‖², weight ε) between p0 and
+its own second marginal p1. With ``f = Σ_k p_k N(μ_k, σ² I)`` everything is closed form::
+
+    w_k(x) ∝ p_k N(x | μ_k, (σ² + ε) I)          C = εσ² / (ε + σ²)          m_k(x) = (ε μ_k + σ² x) / (ε + σ²)
+    π(y|x) = Σ_k w_k(x) N(y | m_k(x), C I)
+    g*(x, t) = ε ∇_x log Σ_k p_k N(x | μ_k, (σ² + ε(1 − t)) I)        (the SB drift)
+
+**Instances** (the deleted draft notebook of the benchmark repository, commit 438dcb9; the released files are
+a Google-Drive download we do not use, so an instance is statistically equivalent, not identical):
+
+- p0: 3 components, weights ``rand(3)`` normalised, per coordinate the centres are a random permutation of
+  {−2, 0, 2}, covariance ``0.25 I``;
+- f: 5 components, weights ``rand(5)`` normalised, per coordinate a random permutation of {−2, …, 2},
+  covariance ``(0.5 s)² I`` with ``s`` from :data:`SCALES` (D ∈ {2, 16, 64, 128}, ε ∈ {0.1, 1, 10}).
+
+Parameters are drawn from ``numpy.random.default_rng([seed, D, round(1000 ε)])``.
+
+Since f's components are isotropic, ``v*(y) = e^{−‖y‖²/2ε} f(y)`` is itself a 5-component Gaussian mixture, so
+LightSB with diagonal ``S`` and K ≥ 5 is *well specified*: :meth:`GaussianMixtureBenchmark.lightsb_parameters`.
+
+**Datamodule.** Batches are unpaired ``{"x0": (B, D), "x1": (B, D)}`` float32 (x1 drawn from p1 independently of
+x0). Training draws fresh batches forever; an "epoch" is ``ceil(n_train / batch_size)`` batches. Validation is
+a fixed set of ``n_val`` pairs; the test set is the ``n_test`` test inputs of the cBW²₂-UVP (with as many
+p1 samples for the test loss). :meth:`sample_metrics` returns cBW²₂-UVP (``n_conditional`` model samples per
+test input against the true conditional moments) and BW²₂-UVP (``n_marginal`` samples of the model's p1),
+both normalised by ``tr Cov(p1)`` estimated from ``n_variance`` samples; the test inputs and the moments of p1
+are cached under ``data_dir/eot_benchmark/`` (``zoo.cache``, atomic writes).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+from zoo.cache import GeneratedData
+from zoo.metrics.bures import bw2_uvp, cbw2_uvp
+
+#: the scale s of f's covariance (0.5 s)² I for each (ε, D)
+SCALES = {0.1: {2: 0.5, 16: 1.0, 64: 8.0, 128: 8.0}, 1.0: {2: 0.5, 16: 1.0, 64: 2.0, 128: 2.0},
+          10.0: {2: 0.5, 16: 1.0, 64: 2.0, 128: 2.0}}
+_CACHE_VERSION = 1  # bump when the construction changes what a seed produces
+
+
+def mixture_log_weights(x: Tensor, log_p: Tensor, means: Tensor, variance: float) -> Tensor:
+    """``log p_k + log N(x | μ_k, variance·I)``, ``(n, K)``, for ``x (n, D)``, ``log_p (K,)``, ``means (K, D)``."""
+    dim = x.shape[-1]
+    distance = torch.cdist(x, means).square()
+    return log_p - 0.5 * distance / variance - 0.5 * dim * math.log(2 * math.pi * variance)
+
+
+class GaussianMixtureBenchmark:
+    """One benchmark instance (p0, f) for ``dim`` and ``epsilon``, in float64, with its closed-form plan and drift."""
+
+    def __init__(self, dim: int, epsilon: float, seed: int = 0):
+        if float(epsilon) not in SCALES or dim not in SCALES[float(epsilon)]:
+            raise ValueError(f"the benchmark is defined for epsilon in {sorted(SCALES)} and dim in "
+                             f"{sorted(SCALES[1.0])}, got epsilon={epsilon!r}, dim={dim!r}")
+        self.dim, self.epsilon, self.seed = dim, float(epsilon), seed
+        rng = np.random.default_rng([seed, dim, round(1000 * self.epsilon)])
+
+        def centres(n: int) -> Tensor:  # per coordinate an independent permutation of 0 .. n-1: (n, dim)
+            return torch.as_tensor(np.stack([rng.permutation(n) for _ in range(dim)], 1), dtype=torch.float64)
+
+        def weights(n: int) -> Tensor:
+            w = rng.random(n)
+            return torch.as_tensor(w / w.sum(), dtype=torch.float64)
+
+        self.p0_weights, self.p0_means, self.p0_variance = weights(3), 2 * centres(3) - 2, 0.25
+        self.f_weights, self.f_means = weights(5), centres(5) - 2
+        self.f_variance = (0.5 * SCALES[self.epsilon][dim]) ** 2
+
+    # ---- p0 and the plan ---------------------------------------------------------------------------------
+    def sample_p0(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples of p0, ``(n, D)`` float64."""
+        k = torch.multinomial(self.p0_weights, n, replacement=True, generator=generator)
+        noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        return self.p0_means[k] + math.sqrt(self.p0_variance) * noise
+
+    @property
+    def conditional_variance(self) -> float:
+        """``C = εσ² / (ε + σ²)``, the variance (per coordinate) of every component of ``π(y|x)``."""
+        return self.epsilon * self.f_variance / (self.epsilon + self.f_variance)
+
+    def conditional_components(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``w_k(x)`` ``(n, 5)`` and ``m_k(x)`` ``(n, 5, D)`` of ``π(y|x)`` for ``x (n, D)``, float64."""
+        x = x.double()
+        log_w = mixture_log_weights(x, self.f_weights.log(), self.f_means, self.f_variance + self.epsilon)
+        means = (self.epsilon * self.f_means + self.f_variance * x.unsqueeze(1)) / (self.epsilon + self.f_variance)
+        return log_w.softmax(-1), means
+
+    def conditional_moments(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean ``(n, D)`` and covariance ``(n, D, D)`` of ``π(·|x)`` (of the mixture, moment-matched)."""
+        w, means = self.conditional_components(x)
+        mean = (w.unsqueeze(-1) * means).sum(1)
+        spread = means - mean.unsqueeze(1)
+        cov = torch.einsum("nk,nkd,nke->nde", w, spread, spread)
+        return mean, cov + self.conditional_variance * torch.eye(self.dim, dtype=torch.float64)
+
+    def sample_plan(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One ``y ~ π(·|x)`` per row of ``x (n, D)``, float64."""
+        w, means = self.conditional_components(x)
+        k = torch.multinomial(w, 1, generator=generator)[:, 0]
+        noise = torch.randn(x.shape, generator=generator, dtype=torch.float64)
+        return means[torch.arange(x.shape[0]), k] + math.sqrt(self.conditional_variance) * noise
+
+    def sample_p1(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples of p1 (``x ~ p0``, then ``y ~ π(·|x)``), ``(n, D)`` float64."""
+        return self.sample_plan(self.sample_p0(n, generator), generator)
+
+    def drift(self, x: Tensor, t: float) -> Tensor:
+        """The ground-truth SB drift ``g*(x, t) = ε Σ_k w_k (μ_k − x) / (σ² + ε(1 − t))``, ``(n, D)`` float64."""
+        variance = self.f_variance + self.epsilon * (1 - t)
+        w = mixture_log_weights(x.double(), self.f_weights.log(), self.f_means, variance).softmax(-1)
+        return self.epsilon * (w @ self.f_means - x.double()) / variance
+
+    def lightsb_parameters(self) -> dict[str, Tensor]:
+        """The exact LightSB potential ``v* = e^{−‖y‖²/2ε} f``: ``S_k = σ²/(ε+σ²) I`` as ``s (5, D)`` (log of the
+        diagonal), ``r_k = ε μ_k/(ε+σ²)`` ``(5, D)``, ``log α_k = log p_k + log N(0 | μ_k, (σ²+ε) I)`` ``(5,)``."""
+        total = self.epsilon + self.f_variance
+        s = torch.full((5, self.dim), math.log(self.f_variance / total), dtype=torch.float64)
+        log_alpha = mixture_log_weights(torch.zeros(1, self.dim, dtype=torch.float64), self.f_weights.log(),
+                                        self.f_means, total)[0]
+        return {"s": s, "r": self.epsilon * self.f_means / total, "log_alpha": log_alpha}
+
+
+class _Stream(IterableDataset):
+    """Fresh unpaired batches ``{"x0", "x1"}`` from ``sample(n, generator)``, ``n_batches`` per pass; pass ``i``
+    uses the generator seeded with ``(seed, i)``."""
+
+    def __init__(self, sample, n: int, batch_size: int, seed: int):
+        self.sample, self.n, self.batch_size, self.seed, self.passes = sample, n, batch_size, seed, 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.passes)
+        self.passes += 1
+        for start in range(0, self.n, self.batch_size):
+            yield self.sample(min(self.batch_size, self.n - start), generator)
+
+
+class PairsDataModule(L.LightningDataModule):
+    """Unpaired ``{"x0": (B, D), "x1": (B, D)}`` float32 batches from samplers of p0 and p1 (subclasses define
+    :meth:`sample_p0` and :meth:`sample_p1`, float64), and a plot of the first two coordinates."""
+
+    dim: int
+
+    def __init__(self, n_train: int, n_val: int, n_test: int, batch_size: int, seed: int):
+        super().__init__()
+        for key, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test), ("batch_size", batch_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        self.n_train, self.n_val, self.n_test, self.batch_size, self.seed = n_train, n_val, n_test, batch_size, seed
+
+    def sample_p0(self, n: int, generator: torch.Generator) -> Tensor:
+        raise NotImplementedError
+
+    def sample_p1(self, n: int, generator: torch.Generator) -> Tensor:
+        raise NotImplementedError
+
+    def pairs(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """``n`` independent samples of p0 and of p1, float32."""
+        return {"x0": self.sample_p0(n, generator).float(), "x1": self.sample_p1(n, generator).float()}
+
+    def test_inputs(self) -> Tensor:
+        """The ``n_test`` test inputs, ``(n_test, D)`` float64."""
+        return self.sample_p0(self.n_test, torch.Generator().manual_seed(self.seed * 1_000_003 + 999_999))
+
+    def _fixed(self, x0: Tensor, offset: int) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + offset)
+        x1 = self.sample_p1(x0.shape[0], generator).float()
+        batches = [{"x0": x0[i:i + self.batch_size].float(), "x1": x1[i:i + self.batch_size]}
+                   for i in range(0, x0.shape[0], self.batch_size)]
+        return DataLoader(batches, batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(_Stream(self.pairs, self.n_train, self.batch_size, self.seed), batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._fixed(self.sample_p0(self.n_val, torch.Generator().manual_seed(self.seed * 1_000_003 + 999_998)),
+                           999_997)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._fixed(self.test_inputs(), 999_996)
+
+    @staticmethod
+    def _parameter(model: torch.nn.Module) -> Tensor:
+        """A parameter of ``model``: inputs go ``.to(it)`` (its device and dtype)."""
+        return next(model.parameters())
+
+    @torch.no_grad()
+    def conditional_samples(self, model: torch.nn.Module, x: Tensor, n: int, chunk: int = 100_000,
+                            seed: int = 0) -> Tensor:
+        """``n`` draws of ``model.sample`` per row of ``x (m, D)``, ``(m, n, D)`` float64, at most ``chunk`` rows
+        per call, with the global RNG seeded by ``seed`` inside (and restored after)."""
+        like, per_chunk, parts = self._parameter(model), max(1, chunk // n), []
+        with torch.random.fork_rng(devices=[like.device] if like.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            for start in range(0, x.shape[0], per_chunk):
+                rows = x[start:start + per_chunk].to(like)
+                parts.append(model.sample(rows.repeat_interleave(n, 0)).double().cpu().view(rows.shape[0], n, -1))
+        return torch.cat(parts)
+
+    def plot_samples(self, model: torch.nn.Module, path: str | Path, n: int = 512, n_paths: int = 8) -> None:
+        """Scatter p0, p1 and the model's samples (first two coordinates) with a few SDE trajectories."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        generator = torch.Generator().manual_seed(self.seed)
+        x0, x1 = self.sample_p0(n, generator), self.sample_p1(n, generator)
+        like = self._parameter(model)
+        with torch.no_grad():
+            samples = model.sample(x0.to(like)).cpu()
+            paths = model.sample_trajectory(x0[:n_paths].to(like), 100).cpu()
+        figure, ax = plt.subplots(figsize=(6, 6))
+        ax.scatter(*x0[:, :2].T, s=4, alpha=0.4, label="x0 ~ p0")
+        ax.scatter(*x1[:, :2].T, s=4, alpha=0.4, label="x1 ~ p1")
+        ax.scatter(*samples[:, :2].T, s=4, alpha=0.4, label="model x1 | x0")
+        for path_ in paths:
+            ax.plot(*path_[:, :2].T, color="black", linewidth=0.7, alpha=0.7)
+        ax.set_title(f"{type(self).__name__} (first two coordinates), {n_paths} SDE trajectories")
+        ax.legend(loc="best", markerscale=3)
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(figure)
+
+
+class EOTBenchmarkDataModule(GeneratedData, PairsDataModule):
+    """The Gaussian-mixture EOT benchmark for ``dim`` D and ``epsilon`` ε; see the module docstring."""
+
+    def __init__(self, dim: int = 16, epsilon: float = 1.0, benchmark_seed: int = 0, data_dir: str = "data",
+                 n_train: int = 128_000, n_val: int = 4096, n_test: int = 1000, n_conditional: int = 1000,
+                 n_marginal: int = 100_000, n_variance: int = 1_000_000, batch_size: int = 128, seed: int = 0,
+                 chunk: int = 100_000):
+        super().__init__(n_train, n_val, n_test, batch_size, seed)
+        for key, value in (("n_conditional", n_conditional), ("n_marginal", n_marginal), ("n_variance", n_variance)):
+            if not isinstance(value, int) or value < 2:
+                raise ValueError(f"{key} must be an integer >= 2 (sample moments need two samples), got {value!r}")
+        self.benchmark = GaussianMixtureBenchmark(dim, epsilon, benchmark_seed)
+        self.dim, self.epsilon = dim, float(epsilon)
+        self.n_conditional, self.n_marginal, self.n_variance, self.chunk = n_conditional, n_marginal, n_variance, chunk
+        self.cache_path = (Path(data_dir) / "eot_benchmark" / f"eot-v{_CACHE_VERSION}-d{dim}-eps{self.epsilon:g}-"
+                           f"bench{benchmark_seed}-seed{seed}-test{n_test}-var{n_variance}.pt")
+
+    def sample_p0(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.benchmark.sample_p0(n, generator)
+
+    def sample_p1(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.benchmark.sample_p1(n, generator)
+
+    def _generate(self) -> dict[str, Tensor]:
+        """The test inputs and the mean and covariance of p1 from ``n_variance`` samples (float64)."""
+        generator, total, outer = torch.Generator().manual_seed(self.seed * 1_000_003 + 999_995), 0, 0
+        for start in range(0, self.n_variance, self.chunk):
+            y = self.sample_p1(min(self.chunk, self.n_variance - start), generator)
+            total, outer = total + y.sum(0), outer + y.T @ y
+        mean = total / self.n_variance
+        cov = (outer - self.n_variance * torch.outer(mean, mean)) / (self.n_variance - 1)
+        return {"x_test": self.test_inputs(), "p1_mean": mean, "p1_cov": cov}
+
+    def sample_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """``{"cbw2_uvp": ..., "bw2_uvp": ...}`` (%) of ``model.sample`` on this instance (fixed sampling seed)."""
+        stored = self.load()
+        x_test, variance = stored["x_test"], float(torch.trace(stored["p1_cov"]))
+        means, covs = self.benchmark.conditional_moments(x_test)
+        scores = [cbw2_uvp(self.conditional_samples(model, x, self.n_conditional, self.chunk, self.seed + i), mean,
+                           cov, variance) * x.shape[0]
+                  for i, (x, mean, cov) in enumerate(zip(x_test.split(100), means.split(100), covs.split(100)))]
+        x0 = self.sample_p0(self.n_marginal, torch.Generator().manual_seed(self.seed))
+        x1 = self.conditional_samples(model, x0, 1, self.chunk, self.seed)[:, 0]
+        return {"cbw2_uvp": sum(scores) / x_test.shape[0],
+                "bw2_uvp": bw2_uvp(x1, stored["p1_mean"], stored["p1_cov"], variance)}
+
+
+__all__ = ["EOTBenchmarkDataModule", "GaussianMixtureBenchmark", "PairsDataModule", "mixture_log_weights"]
