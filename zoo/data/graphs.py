@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import lightning as L
 import networkx as nx
 import numpy as np
 import torch
@@ -34,6 +33,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import Batch, Data
 
 from zoo.cache import GeneratedData
+from zoo.data.splits import SplitDataModule
 from zoo.graph.spectrum import LaplacianEigenpairs
 
 log = logging.getLogger(__name__)
@@ -86,29 +86,12 @@ def collate_graphs(items: list[Data]) -> tuple[Batch, torch.Tensor]:
     return batch, batch.y
 
 
-class GraphDataModule(L.LightningDataModule):
+class GraphDataModule(SplitDataModule):
     """Splits of graphs (``self.splits[name]``, filled by a subclass's ``setup``) and their loaders of
     ``(Batch, y)``; ``test_names`` lists the test splits, one loader each (``test`` first)."""
 
+    collate = staticmethod(collate_graphs)
     test_names = ["test"]
-
-    def __init__(self, batch_size: int, num_workers: int):
-        super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.splits: dict[str, list[Data]] = {}
-
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate_graphs,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader | list[DataLoader]:
         loaders = [self._loader(name) for name in self.test_names]

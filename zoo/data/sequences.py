@@ -8,37 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
+from torch.utils.data import Dataset, TensorDataset, random_split
+
+from zoo.data.splits import SplitDataModule
 
 
-class _SequenceDataModule(L.LightningDataModule):
+class _SequenceDataModule(SplitDataModule):
     """Train / val / test datasets and their loaders; subclasses fill ``self.splits`` in ``setup``.
 
     ``seed`` fixes the split; the shuffling order follows the run's global seed (``seed_everything``).
     """
 
     def __init__(self, batch_size: int, num_workers: int, seed: int):
-        super().__init__()
-        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
-        self.splits: dict[str, Dataset] = {}
-
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        if split not in self.splits:
-            self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
+        super().__init__(batch_size, num_workers)
+        self.seed = seed
 
 
 class SeqDigitsDataModule(_SequenceDataModule):

@@ -34,13 +34,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 from scipy.special import ellipj, ellipk
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from zoo.cache import cached
+from zoo.data.splits import SplitDataModule
 from zoo.generative.ncde import spline_coeffs
 from zoo.metrics.timeseries import discriminative_score, predictive_score
 
@@ -131,7 +131,7 @@ class _Sequences(Dataset):
         return {key: value[i] for key, value in self.tensors.items()}
 
 
-class TimeSeriesDataModule(L.LightningDataModule):
+class TimeSeriesDataModule(SplitDataModule):
     """Sequences ``(B, T, d)`` in [0, 1] of one of :data:`DATASETS` (see the module docstring).
 
     Args:
@@ -154,7 +154,7 @@ class TimeSeriesDataModule(L.LightningDataModule):
                  n_series: int | None = None, missing: float = 0.0, noise: float = 0.0, batch_size: int = 64,
                  seed: int = 0, num_workers: int = 0, discriminative_iterations: int = 2000,
                  predictive_iterations: int = 5000, metric_batch_size: int = 128):
-        super().__init__()
+        super().__init__(batch_size, num_workers)
         if dataset not in DATASETS:
             raise ValueError(f"unknown time-series dataset {dataset!r}; choose one of {DATASETS}")
         if dataset in FEATURES and n_features != FEATURES[dataset]:
@@ -174,10 +174,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
         self.seq_len, self.n_features, self.missing, self.noise = seq_len, n_features, missing, noise
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.n_series = n_series
-        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.seed = seed
         self.metric_iterations = (discriminative_iterations, predictive_iterations)
         self.metric_batch_size = metric_batch_size
-        self.splits: dict[str, _Sequences] = {}
         self.complete: dict[str, torch.Tensor] = {}
 
     # ---- data ---------------------------------------------------------------------------------------------
@@ -260,20 +259,6 @@ class TimeSeriesDataModule(L.LightningDataModule):
                 mask = extra["mask"][start:stop]
                 tensors = {"x": tensors["x"] * mask[..., None], "mask": mask, "coeffs": extra["coeffs"][start:stop]}
             self.splits[split] = _Sequences(**tensors)
-
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
 
     # ---- sample quality -----------------------------------------------------------------------------------
     def _generated(self, model) -> torch.Tensor:
