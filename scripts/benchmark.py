@@ -17,6 +17,8 @@ FNO / TFNO side by side with ``neuralop.models.FNO`` at the same configuration (
 the same 23 × 12 kept frequencies, lifting / projection ratio 2, channel-MLP expansion 0.5 with soft-gating,
 linear skips, GELU, grid channels; TFNO: Tucker, rank 0.1, neuraloperator's default factorized contraction)
 on 32² and 64² grids, batch 20: the ratio is neuraloperator's time over zoo's.
+LightSB: the wall time of a whole 10k-step EOT-benchmark run (``scripts/bench_lightsb.py``: D = 16, K = 50, batch 128,
+fresh samples every step, a plain torch loop). Models without a tensor input (``diffspectra``) are not in ``SIZES``.
 SPE on a batch of 128 ZINC-sized graphs (``SPE_BATCH``: 9–38 nodes, about as many edges as nodes plus 8 %, the
 full spectrum padded to 38) batched with ``to_dense_batch`` + one einsum, against the same module called once
 per graph in a Python loop (the reference code's way).
@@ -45,6 +47,9 @@ SIZES = {
     "mg_tfno": ({"width": 32, "modes": 8, "levels": 1}, (20, 1, 64, 64)),
     "t1": ({"width": 48, "modes": [24, 24], "n_layers": 8, "resolution": [64, 64]}, (20, 1, 64, 64)),
     "lsm": ({"width": 32, "patch_size": 2}, (20, 1, 64, 64)),
+    "lightsb": ({"dim": 16, "n_components": 50}, (128, 16)),  # forward: the conditional mean E[x1 | x0]
+    "kvae": ({}, (64, 24, 5)),                                 # forward: the training loss on a sines-sized batch
+    "specformer": ({}, (32, 3501)),                            # forward: IR spectra to the condition vector
 }
 #: SPE: a batch of ZINC-sized random graphs and the SPE module's sizes
 SPE_BATCH = {"graphs": 128, "n_min": 9, "n_max": 38, "m": 8, "p": 16, "rho_hidden": 32, "rho_layers": 3}
@@ -67,6 +72,7 @@ COMPARISONS = {
     "spe": [("spe", "batched"), ("spe", "loop")],
     "operators": [("operator", f"{model}/{library}/{grid}") for model in ("fno", "tfno") for grid in OPERATOR["grids"]
                   for library in ("zoo", "neuralop")],
+    "lightsb": [("lightsb_run", "10k")],
 }
 
 
@@ -205,6 +211,10 @@ def _spe(loop: bool):
 def _job(args: tuple) -> dict:
     kind, name, device, repeats, threads = args
     torch.set_num_threads(threads)
+    if kind == "lightsb_run":  # the paper's EOT run: 10k Adam steps, D = 16, K = 50, batch 128 (bench_lightsb.py)
+        from bench_lightsb import bench_lightsb
+
+        return {"seconds": bench_lightsb()["seconds"], "ms": float("nan"), "peak_mib": float("nan")}
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "s4d_layer":
@@ -221,7 +231,8 @@ def main() -> None:
     import zoo
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", default=zoo.list_models())
+    parser.add_argument("--models", nargs="*", default=[name for name in zoo.list_models()
+                                                        if name in SIZES or name in GRAPH_SIZES])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -264,6 +275,10 @@ def main() -> None:
         report["spe_loop_vs_batched"] = {"time_ratio": loop["ms"] / batched["ms"]}
         print(f"SPE on {SPE_BATCH['graphs']} ZINC-sized graphs: per-graph loop / batched time "
               f"{report['spe_loop_vs_batched']['time_ratio']:.2f}x")
+    if "lightsb" in args.comparisons:
+        report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
+        print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "
+              f"{report['lightsb_10k_steps_seconds']:.1f} s")
     if "operators" in args.comparisons:
         report["operator_size"] = OPERATOR
         report["neuralop_vs_zoo"] = {f"{model}/{grid}": results[f"operator:{model}/neuralop/{grid}"]["ms"]

@@ -28,6 +28,9 @@ from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_
 from zoo.ssm.robustness import fourier_noise
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+#: hparams_search=optuna: a task's ``monitor.mode`` (min / max) as Optuna's direction
+OmegaConf.register_new_resolver("optuna_direction", lambda mode: {"min": "minimize", "max": "maximize"}[mode],
+                                replace=True)
 #: test-time perturbations for ``eval.py +eval.noise=<name>`` (options: ``+eval.amplitude``, ``+eval.omega``)
 NOISES = {"fourier": fourier_noise}
 console = Console()
@@ -107,10 +110,20 @@ def _merged(results: list[dict]) -> dict[str, float]:
     return {key: float(value) for result in results for key, value in result.items()}
 
 
+def resume_path(cfg: DictConfig) -> str | None:
+    """``ckpt_path``, with ``last`` meaning the run folder's ``checkpoints/last.ckpt`` if it exists (a requeued
+    cluster job resumes; a first start trains from scratch)."""
+    if cfg.get("ckpt_path") != "last":
+        return cfg.get("ckpt_path")
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit the task of ``cfg`` on its datamodule, test the best checkpoint, write ``metrics.json``."""
-    if cfg.get("ckpt_path"):
-        read_checkpoint(cfg.ckpt_path)  # a missing, corrupt or foreign file fails here with a clear message
+    ckpt_path = resume_path(cfg)
+    if ckpt_path:
+        read_checkpoint(ckpt_path)  # a missing, corrupt or foreign file fails here with a clear message
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     task = instantiate(cfg.task, _convert_="all")
@@ -120,9 +133,11 @@ def train(cfg: DictConfig) -> dict:
     adapters, save = finetune_options(config.get("finetune"))
     if adapters:
         add_adapters(task.model, adapters)
+    if cfg.get("compile"):
+        task.model.compile()  # in place: the state dict keeps its keys
     trainer = build_trainer(cfg, [RunConfigInCheckpoint(config)])
     start = time.perf_counter()
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()
                if not key.endswith(("_step", "_epoch")) and not key.startswith("lr-")}
@@ -188,8 +203,12 @@ def _noisy_test(trainer: L.Trainer, task: L.LightningModule, datamodule, noise: 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train_main(cfg: DictConfig) -> float | None:
-    """``python train.py [overrides]``; returns the monitored metric (for sweepers)."""
-    return train(cfg)["metrics"].get(cfg.monitor.metric)
+    """``python train.py [overrides]``; returns the monitored metric (for sweepers such as hparams_search=optuna)."""
+    metrics = train(cfg)["metrics"]
+    if cfg.monitor.metric not in metrics:
+        raise KeyError(f"the monitored metric {cfg.monitor.metric!r} was not logged (logged: {sorted(metrics)}): "
+                       "set monitor.metric to one of them")
+    return metrics[cfg.monitor.metric]
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

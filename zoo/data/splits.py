@@ -1,11 +1,30 @@
-"""The datamodule shape most of ours share: three datasets in ``self.splits`` and a loader for each."""
+"""The datamodule shape most of ours share: three datasets in ``self.splits`` and a loader for each.
+
+Under DDP, Lightning gives a training loader a ``DistributedSampler``; it would give the validation and
+test loaders one too, which pads the split with repeated samples so that every process gets as many. Ours
+take an ``UnrepeatedDistributedSampler`` instead: each sample is evaluated once, and the metrics (synced
+across processes) are those of the whole split.
+"""
 
 from __future__ import annotations
 
 from typing import Callable
 
 import lightning as L
+import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
+
+
+def split_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, num_workers: int = 0,
+                 collate: Callable | None = None) -> DataLoader:
+    """A loader of ``dataset``; an evaluation loader (``shuffle=False``) in a distributed run reads each sample
+    on exactly one process (module doc)."""
+    sampler = None
+    if not shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
+        sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, collate_fn=collate,
+                      num_workers=num_workers, persistent_workers=num_workers > 0)
 
 
 class SplitDataModule(L.LightningDataModule):
@@ -25,8 +44,7 @@ class SplitDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if not self.splits:
             self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return split_loader(self.splits[split], self.batch_size, shuffle, self.num_workers, self.collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -55,7 +55,6 @@ class AnomalyTask(ZooTask):
             raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}; the anomaly task expects "
                              f"(num_graphs={graphs.num_graphs}, 2): set the model's num_classes to 2")
         loss = class_balanced_focal_loss(logits, y, weights, self.hparams.gamma)
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
-                 add_dataloader_idx=False, batch_size=graphs.num_graphs)
+        self.log_value(stage, "loss", loss, batch_size=graphs.num_graphs, prog_bar=stage != "test")
         self.log_metrics(stage, logits, y)
         return loss

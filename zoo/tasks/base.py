@@ -63,6 +63,13 @@ class ZooTask(L.LightningModule):
                 if f"{name}_" not in self.metrics:
                     self.metrics[f"{name}_"] = self.metrics["test_"].clone(prefix=f"{name}/")
 
+    def log_value(self, stage: str, name: str, value, batch_size: int | None = None, prog_bar: bool = False,
+                  on_step: bool | None = None) -> None:
+        """Log ``{stage}/{name}`` per epoch (and per step in training). Outside training the epoch value is averaged
+        over processes (``sync_dist``), so a DDP run reports all of its samples, not rank 0's share."""
+        self.log(f"{stage}/{name}", value, prog_bar=prog_bar, on_step=stage == "train" if on_step is None else on_step,
+                 on_epoch=True, add_dataloader_idx=False, batch_size=batch_size, sync_dist=stage != "train")
+
     def log_metrics(self, stage: str, prediction: torch.Tensor, target: torch.Tensor) -> None:
         """Update the stage's metrics with a batch and log them (reduced over the epoch)."""
         collection = self.metrics[f"{stage}_"]

@@ -30,7 +30,6 @@ class ClassificationTask(ZooTask):
                 f"(batch, num_classes={num_classes}): check the model's output size (d_output) and pooling"
             )
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
-                 add_dataloader_idx=False, batch_size=len(y))
+        self.log_value(stage, "loss", loss, batch_size=len(y), prog_bar=stage != "test")
         self.log_metrics(stage, logits, y)
         return loss

@@ -32,8 +32,7 @@ class GenerativeTask(ZooTask):
         if not isinstance(terms, dict) or "loss" not in terms:
             raise TypeError(f"model.loss(batch) must return a dict with a 'loss' key, got {type(terms).__name__}")
         for key, value in terms.items():
-            self.log(f"{stage}/{key}", value, prog_bar=key == "loss", on_step=stage == "train" and key == "loss",
-                     on_epoch=True, add_dataloader_idx=False)
+            self.log_value(stage, key, value, prog_bar=key == "loss", on_step=stage == "train" and key == "loss")
         return terms["loss"]
 
     def on_test_epoch_end(self) -> None:

@@ -64,7 +64,6 @@ class OperatorTask(ZooTask):
             loss = relative_h1(prediction, y, self.hparams.periodic)
         else:
             loss = torch.nn.functional.mse_loss(prediction, y)
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "train", on_step=stage == "train", on_epoch=True,
-                 add_dataloader_idx=False)
+        self.log_value(stage, "loss", loss, prog_bar=stage == "train")
         self.log_metrics(stage, prediction, y)
         return loss

@@ -29,7 +29,6 @@ class RegressionTask(ZooTask):
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         prediction, y = self.predict_batch(batch, "check the model's output size (d_output) and pooling")
         loss = LOSSES[self.hparams.loss](prediction, y)
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
-                 add_dataloader_idx=False, batch_size=len(y))
+        self.log_value(stage, "loss", loss, batch_size=len(y), prog_bar=stage != "test")
         self.log_metrics(stage, prediction, y)
         return loss
