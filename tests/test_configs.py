@@ -32,7 +32,7 @@ TRIPLES = (("fno", "darcy", "operator"), ("spe_gine", "cycles", "regression"), (
            ("rq_logistic", "spectral_anomaly", "anomaly"), ("rqgnn", "tu_screen", "anomaly"),
            ("lightsb", "eot_benchmark", "generative"), ("lightsb", "toy2d", "generative"),
            ("kvae", "sines", "generative"), ("kvae", "stocks", "generative"), ("kvae", "energy", "generative"),
-           ("kvae", "pendulum", "generative"))
+           ("kvae", "pendulum", "generative"), ("diffspectra", "qm9_ir", "generative"))
 TRIPLE_GROUPS = ("model", "data", "task")
 
 

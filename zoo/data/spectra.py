@@ -27,12 +27,11 @@ import importlib.util
 import os
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from zoo.cache import cached
+from zoo.data.splits import SplitDataModule
 from zoo.metrics.molecules import molecule_metrics, spectrum_retrieval
 
 BOHR = 0.52917721092  # Å
@@ -350,7 +349,7 @@ def collate_molecules(items: list[dict]) -> dict:
     return batch
 
 
-class SpectraDataModule(L.LightningDataModule):
+class SpectraDataModule(SplitDataModule):
     """QM9 molecules with IR spectra (GFN2-xTB shards in ``data_dir/spectra``, or QM9S from ``root``) in the
     dense DiffSpectra batch layout of :func:`collate_molecules`.
 
@@ -366,11 +365,13 @@ class SpectraDataModule(L.LightningDataModule):
     ``data_dir/spectra``; a real run reads the shards of ``scripts/build_spectra.py``.
     """
 
+    collate = staticmethod(collate_molecules)
+
     def __init__(self, data_dir: str = "data", root: str | None = None, n_train: int | None = None,
                  n_val: int = 200, n_test: int = 200, batch_size: int = 32, seed: int = 0, num_workers: int = 0,
                  n_sample_spectra: int = 100, k: int = 10, sample_steps: int = 200, atom_count: str = "true",
                  build: bool = False):
-        super().__init__()
+        super().__init__(batch_size, num_workers)
         if atom_count not in ATOM_COUNT_MODES:
             raise ValueError(f"atom_count must be one of {ATOM_COUNT_MODES}, got {atom_count!r}")
         if min(n_val, n_test, k, n_sample_spectra, sample_steps) < 1 or (n_train is not None and n_train < 1):
@@ -378,11 +379,10 @@ class SpectraDataModule(L.LightningDataModule):
                              f"positive, got {n_train}, {n_val}, {n_test}, {k}, {n_sample_spectra}, {sample_steps}")
         self.folder = Path(data_dir) / "spectra"
         self.root, self.n_train, self.n_val, self.n_test = root, n_train, n_val, n_test
-        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+        self.seed = seed
         self.n_sample_spectra, self.k, self.sample_steps = n_sample_spectra, k, sample_steps
         self.atom_count = atom_count
         self.build = build
-        self.splits: dict[str, list[dict]] = {}
 
     def _molecules(self) -> list[dict]:
         if self.root is not None:
@@ -408,20 +408,6 @@ class SpectraDataModule(L.LightningDataModule):
             self.splits[name] = [{**molecules[i], "spectrum": normalise_spectrum(molecules[i]["spectrum"])}
                                  for i in order[start:stops[name]]]
             start = stops[name]
-
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, collate_fn=collate_molecules)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
 
     def retrieval_baseline(self, n_spectra: int | None = None, k: int | None = None) -> dict[str, float]:
         """Nearest-neighbour retrieval (cosine on spectra) of the first ``n_spectra`` test spectra from the
