@@ -15,6 +15,15 @@ import torch
 from zoo.tasks.base import ZooTask
 
 
+def batch_size(batch) -> int | None:
+    """The number of samples in a tensor batch or a dict of them (the leading size of its first tensor)."""
+    if isinstance(batch, torch.Tensor):
+        return len(batch)
+    if isinstance(batch, dict):
+        return next((len(value) for value in batch.values() if isinstance(value, torch.Tensor)), None)
+    return None
+
+
 class GenerativeTask(ZooTask):
     """For models that train with their own objective (VAE, bridge, diffusion).
 
@@ -31,8 +40,10 @@ class GenerativeTask(ZooTask):
         terms = self.model.loss(batch)
         if not isinstance(terms, dict) or "loss" not in terms:
             raise TypeError(f"model.loss(batch) must return a dict with a 'loss' key, got {type(terms).__name__}")
+        size = batch_size(batch)
         for key, value in terms.items():
-            self.log_value(stage, key, value, prog_bar=key == "loss", on_step=stage == "train" and key == "loss")
+            self.log_value(stage, key, value, batch_size=size, prog_bar=key == "loss",
+                           on_step=stage == "train" and key == "loss")
         return terms["loss"]
 
     def on_test_epoch_end(self) -> None:
