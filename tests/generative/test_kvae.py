@@ -118,7 +118,6 @@ def test_irregular_loss_reads_observed_entries_only(encoder):
     assert not torch.allclose(terms(bumped)["rec"], reference["rec"])
 
 
-@pytest.mark.slow
 def test_eigenvalue_constraint_puts_chosen_eigenvalues_on_the_unit_circle_on_pendulum(tmp_path):
     """Must-show: trained with L_eig ("unit", the 2 largest |λ| of a 4 x 4 A), the fitted A's chosen
     eigenvalues end within 0.05 of the unit circle (about 25 s on one core)."""
