@@ -21,10 +21,22 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from zoo.adapters import (config_from_dict, count_parameters, inject_adapters, load_adapters, merge_and_unload,
-                          save_adapters)
+from zoo.adapters import (
+    config_from_dict,
+    count_parameters,
+    inject_adapters,
+    load_adapters,
+    merge_and_unload,
+    save_adapters,
+)
 from zoo.callbacks import RunConfigInCheckpoint
-from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained, save_pretrained
+from zoo.checkpoint import (
+    CheckpointError,
+    load_weights,
+    read_checkpoint,
+    read_pretrained,
+    save_pretrained,
+)
 from zoo.ssm.robustness import fourier_noise
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
@@ -146,6 +158,7 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("test"):
         metrics.update(_merged(trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True,
                                             verbose=False)))
+    trainable, total = count_parameters(task.model)
     summary = {
         "name": cfg.name,
         "model": cfg.model.name,
@@ -154,8 +167,8 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "fit_seconds": round(fit_seconds, 2),
-        "parameters": count_parameters(task.model)[1],
-        "trainable_parameters": count_parameters(task.model)[0],
+        "parameters": total,
+        "trainable_parameters": trainable,
         "best_checkpoint": best,
         "last_checkpoint": getattr(checkpointing, "last_model_path", "") or "",
     }

