@@ -5,7 +5,7 @@ import ot
 import pytest
 import torch
 
-from zoo.metrics import bures_wasserstein_squared, bw2_uvp, cbw2_uvp, sample_moments
+from zoo.metrics import bures_wasserstein_squared, bw2_uvp, cbw2_uvp, cbw2_uvp_moments, sample_moments
 
 
 def random_gaussian(generator: torch.Generator, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,6 +61,21 @@ def test_uvp_normalisation_matches_pot_on_sample_moments():
     means, covs = torch.stack([mean, mean]), torch.stack([cov, cov])
     w2_shifted = ot.gaussian.bures_wasserstein_distance(moments[0] + 1, mean.numpy(), moments[1], cov.numpy()) ** 2
     assert cbw2_uvp(stacked, means, covs, 5.0) == pytest.approx(100 * (w2 + w2_shifted) / 2 / 5.0, rel=1e-8)
+
+    assert cbw2_uvp_moments(*sample_moments(stacked), means, covs, 5.0) == cbw2_uvp(stacked, means, covs, 5.0)
+
+
+@pytest.mark.parametrize("dim", [2, 16, 64])
+def test_sampled_cbw2_uvp_bias_of_an_exact_sampler(dim):
+    """n exact samples of N(0, σ²I): E BW² = σ²D/n · (1 + (D+1)/4) to first order (mean and Wishart errors);
+    the exact-moment score is 0."""
+    n, n_inputs, sigma2, generator = 1000, 3200 // dim, 0.7, torch.Generator().manual_seed(0)
+    samples = sigma2 ** 0.5 * torch.randn(n_inputs, n, dim, generator=generator, dtype=torch.float64)
+    means = torch.zeros(n_inputs, dim, dtype=torch.float64)
+    covs = sigma2 * torch.eye(dim, dtype=torch.float64).expand(n_inputs, -1, -1)
+    expected = 100 * sigma2 * dim / n * (1 + (dim + 1) / 4) / 10.0
+    assert cbw2_uvp(samples, means, covs, 10.0) == pytest.approx(expected, rel=0.05)
+    assert cbw2_uvp_moments(means, covs, means, covs, 10.0) == pytest.approx(0, abs=1e-12)
 
 
 def test_bad_shapes_are_clear_errors():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from zoo.data.timeseries import sines
-from zoo.metrics.timeseries import discriminative_score, predictive_score
+from zoo.metrics.timeseries import discriminative_score, discriminative_scores, predictive_score
 
 
 def draw(n: int, seed: int) -> torch.Tensor:
@@ -16,6 +16,10 @@ def test_discriminative_score_is_near_zero_for_real_data_and_large_for_a_constan
     real, other = draw(400, 0), draw(400, 1)
     assert discriminative_score(real, other, iterations=150, batch_size=64) < 0.08  # chance: |acc - .5| ~ 0.02
     assert discriminative_score(real, torch.zeros_like(real), iterations=150, batch_size=64) > 0.45
+    scores = discriminative_scores(real, other, iterations=150, batch_size=64, repeats=3)
+    assert len(scores) == 3 and len(set(scores)) > 1                  # own split and classifier per repeat
+    assert scores[0] == discriminative_score(real, other, iterations=150, batch_size=64)
+    assert discriminative_score(real, other, 150, 64, repeats=3) == pytest.approx(sum(scores) / 3)
 
 
 def test_predictive_score_of_a_constant_generator_is_the_mae_of_that_constant():

@@ -103,8 +103,10 @@ def test_sample_metrics_small_for_the_truth_large_for_a_wrong_model(tmp_path):
     with torch.no_grad():
         model.r.add_(0.5)
     bad = data.sample_metrics(model)
-    assert set(good) == {"cbw2_uvp", "bw2_uvp"}
+    assert set(good) == {"cbw2_uvp", "bw2_uvp", "cbw2_uvp_exact"}
     assert good["cbw2_uvp"] < 1.5 and good["bw2_uvp"] < 1.0
+    assert good["cbw2_uvp_exact"] == pytest.approx(0, abs=1e-9)            # the true plan's own moments
+    assert bad["cbw2_uvp_exact"] > 10 * good["cbw2_uvp"]
     assert bad["cbw2_uvp"] > 10 * good["cbw2_uvp"] and bad["bw2_uvp"] > 10 * good["bw2_uvp"]
     path = tmp_path / "samples.png"
     data.plot_samples(model, path, n=64, n_paths=2)

@@ -8,7 +8,7 @@ import torch
 
 import zoo
 from zoo.data.timeseries import TimeSeriesDataModule
-from zoo.generative.kvae import eigenvalue_loss, koopman_fit, prediction_loss
+from zoo.generative.kvae import eigenvalue_loss, gaussian_kl, koopman_fit, prediction_loss
 
 
 def linear_latents(A: torch.Tensor, B: int = 6, T: int = 12, seed: int = 0) -> torch.Tensor:
@@ -95,6 +95,41 @@ def test_bad_input_is_a_clear_error():
         model.loss(torch.rand(4, 24, 3))
     with pytest.raises(ValueError, match="unknown encoder 'lstm'"):
         zoo.create_model("kvae", encoder="lstm")
+
+
+def test_kl_is_the_sequential_elbo_term_or_the_references_rollout():
+    """``kl_prior="posterior"``: Σ_t KL(q(z_t|x) ‖ p(z_t | z_{<t})) with the prior GRU reading the posterior sample
+    (its first step reads zeros); ``"rollout"``: the reference's KL against an independent prior rollout."""
+    torch.manual_seed(0)
+    model = zoo.create_model("kvae", input_dim=3, seq_len=6, hidden_dim=8, n_layers=1).double().eval()
+    x = torch.rand(5, 6, 3, dtype=torch.float64)
+    mu_q, logvar_q = model.posterior(x)
+    prior = model.prior
+
+    def one_step_prior(z):                                   # by hand: h_t = GRUCell(z_{t-1}, h_{t-1}), z_0 = 0
+        h, previous, moments = torch.zeros(5, 8, dtype=torch.float64), torch.zeros(5, 16, dtype=torch.float64), []
+        for t in range(6):
+            h = prior.cell(previous, h)
+            moments.append(prior.heads(h))
+            previous = z[:, t]
+        return torch.stack([m for m, _ in moments], 1), torch.stack([v for _, v in moments], 1)
+
+    torch.manual_seed(1)
+    kl = model.loss(x)["kl"]
+    torch.manual_seed(1)
+    z = mu_q + (0.5 * logvar_q).exp() * torch.randn_like(mu_q)    # the loss's posterior sample
+    expected = gaussian_kl(mu_q, logvar_q, *one_step_prior(z)).sum() / 5
+    torch.testing.assert_close(kl, expected, rtol=1e-12, atol=1e-12)
+
+    model.kl_prior = "rollout"
+    torch.manual_seed(1)
+    kl = model.loss(x)["kl"]
+    torch.manual_seed(1)
+    torch.randn_like(mu_q)                                         # the posterior sample comes first
+    mu_p, logvar_p, _ = prior(5, 6)
+    torch.testing.assert_close(kl, gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum() / 5, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="unknown kl_prior 'free'"):
+        zoo.create_model("kvae", kl_prior="free")
 
 
 @pytest.mark.parametrize("encoder", ["gru", "ncde"])

@@ -68,6 +68,9 @@ def test_log_c_and_conditional_plan_by_quadrature(covariance):
             cov = (weights.unsqueeze(1) * centred).T @ centred
             torch.testing.assert_close(samples.mean(0), weights @ points, atol=0.03, rtol=0)
             torch.testing.assert_close(torch.cov(samples.T), cov, atol=0.03, rtol=0.05)
+            exact_mean, exact_cov = model.conditional_moments(x[None])
+            torch.testing.assert_close(exact_mean[0], weights @ points, rtol=1e-7, atol=1e-8)
+            torch.testing.assert_close(exact_cov[0], cov, rtol=1e-6, atol=1e-8)
 
 
 def test_brownian_bridge_variance_is_eps_t_one_minus_t():
@@ -131,8 +134,11 @@ def test_true_parameters_reproduce_the_benchmark_plan_and_drift(dim, epsilon):
     torch.testing.assert_close(means, true_means, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(model.epsilon * model.S().detach()[0],
                                benchmark.conditional_variance * torch.eye(dim, dtype=torch.float64))
-    mean, _ = benchmark.conditional_moments(x)
+    mean, cov = benchmark.conditional_moments(x)
     torch.testing.assert_close(model(x).detach(), mean, rtol=1e-10, atol=1e-12)
+    model_mean, model_cov = model.conditional_moments(x)
+    torch.testing.assert_close(model_mean.detach(), mean, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(model_cov.detach(), cov, rtol=1e-9, atol=1e-11)
     for t in (0.0, 0.5, 0.9):
         torch.testing.assert_close(model.drift(x, t).detach(), benchmark.drift(x, t), rtol=1e-8, atol=1e-10)
 

@@ -42,7 +42,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from zoo.cache import GeneratedData
-from zoo.metrics.bures import bw2_uvp, cbw2_uvp
+from zoo.metrics.bures import bw2_uvp, cbw2_uvp, cbw2_uvp_moments
 
 #: the scale s of f's covariance (0.5 s)² I for each (ε, D)
 SCALES = {0.1: {2: 0.5, 16: 1.0, 64: 8.0, 128: 8.0}, 1.0: {2: 0.5, 16: 1.0, 64: 2.0, 128: 2.0},
@@ -269,7 +269,9 @@ class EOTBenchmarkDataModule(GeneratedData, PairsDataModule):
         return {"x_test": self.test_inputs(), "p1_mean": mean, "p1_cov": cov}
 
     def sample_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """``{"cbw2_uvp": ..., "bw2_uvp": ...}`` (%) of ``model.sample`` on this instance (fixed sampling seed)."""
+        """``{"cbw2_uvp": ..., "bw2_uvp": ...}`` (%) of ``model.sample`` on this instance (fixed sampling seed),
+        with the benchmark's ``n_conditional`` samples per test input; a model with exact conditional moments
+        (``model.conditional_moments(x0)``, as LightSB) also gets ``"cbw2_uvp_exact"``, free of sampling noise."""
         stored = self.load()
         x_test, variance = stored["x_test"], float(torch.trace(stored["p1_cov"]))
         means, covs = self.benchmark.conditional_moments(x_test)
@@ -278,8 +280,13 @@ class EOTBenchmarkDataModule(GeneratedData, PairsDataModule):
                   for i, (x, mean, cov) in enumerate(zip(x_test.split(100), means.split(100), covs.split(100)))]
         x0 = self.sample_p0(self.n_marginal, torch.Generator().manual_seed(self.seed))
         x1 = self.conditional_samples(model, x0, 1, self.chunk, self.seed)[:, 0]
-        return {"cbw2_uvp": sum(scores) / x_test.shape[0],
-                "bw2_uvp": bw2_uvp(x1, stored["p1_mean"], stored["p1_cov"], variance)}
+        metrics = {"cbw2_uvp": sum(scores) / x_test.shape[0],
+                   "bw2_uvp": bw2_uvp(x1, stored["p1_mean"], stored["p1_cov"], variance)}
+        if hasattr(model, "conditional_moments"):
+            with torch.no_grad():
+                exact = model.conditional_moments(x_test.to(self._parameter(model)))
+            metrics["cbw2_uvp_exact"] = cbw2_uvp_moments(*exact, means, covs, variance)
+        return metrics
 
 
 __all__ = ["EOTBenchmarkDataModule", "GaussianMixtureBenchmark", "PairsDataModule", "mixture_log_weights"]

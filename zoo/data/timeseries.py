@@ -43,7 +43,7 @@ from zoo.cache import cached
 from zoo.checkpoint import write_atomically
 from zoo.data.splits import SplitDataModule
 from zoo.generative.ncde import spline_coeffs
-from zoo.metrics.timeseries import discriminative_score, predictive_score
+from zoo.metrics.timeseries import discriminative_scores, predictive_score
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class TimeSeriesDataModule(SplitDataModule):
         missing: fraction of unobserved time steps per sequence (0, or KoVAE's 0.3 / 0.5 / 0.7).
         noise: std of Gaussian noise on the pendulum state before scaling.
         discriminative_iterations, predictive_iterations, metric_batch_size: the post-hoc GRUs' training.
+        discriminative_repeats: classifiers behind the discriminative score's mean and std (the papers: 10).
     """
 
     def __init__(self, dataset: str = "sines", data_dir: str = "data", root: str | None = None,
@@ -149,7 +150,7 @@ class TimeSeriesDataModule(SplitDataModule):
                  n_features: int = 5, n_train: int | None = 8000, n_val: int = 500, n_test: int = 1500,
                  n_series: int | None = None, missing: float = 0.0, noise: float = 0.0, batch_size: int = 64,
                  seed: int = 0, num_workers: int = 0, discriminative_iterations: int = 2000,
-                 predictive_iterations: int = 5000, metric_batch_size: int = 128):
+                 predictive_iterations: int = 5000, metric_batch_size: int = 128, discriminative_repeats: int = 10):
         super().__init__(batch_size, num_workers)
         if dataset not in DATASETS:
             raise ValueError(f"unknown time-series dataset {dataset!r}; choose one of {DATASETS}")
@@ -157,7 +158,7 @@ class TimeSeriesDataModule(SplitDataModule):
             raise ValueError(f"{dataset} has {FEATURES[dataset]} features: set n_features={FEATURES[dataset]}, "
                              f"got {n_features}")
         for key, value in (("seq_len", seq_len), ("n_features", n_features), ("n_val", n_val), ("n_test", n_test),
-                           ("batch_size", batch_size)):
+                           ("batch_size", batch_size), ("discriminative_repeats", discriminative_repeats)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
         if seq_len < 3:
@@ -172,7 +173,7 @@ class TimeSeriesDataModule(SplitDataModule):
         self.n_series = n_series
         self.seed = seed
         self.metric_iterations = (discriminative_iterations, predictive_iterations)
-        self.metric_batch_size = metric_batch_size
+        self.metric_batch_size, self.discriminative_repeats = metric_batch_size, discriminative_repeats
         self.complete: dict[str, torch.Tensor] = {}
 
     # ---- data ---------------------------------------------------------------------------------------------
@@ -265,12 +266,17 @@ class TimeSeriesDataModule(SplitDataModule):
         return fake
 
     def sample_metrics(self, model) -> dict[str, float]:
-        """``{"discriminative", "predictive"}`` of ``model.sample(n_test)`` against the complete test split."""
+        """``{"discriminative", "discriminative_std", "predictive"}`` of ``model.sample(n_test)`` against the
+        complete test split (the discriminative mean and std over ``discriminative_repeats`` classifiers)."""
         self.setup()
         trainer = getattr(self, "trainer", None)
-        iterations = (2, 2) if trainer is not None and trainer.fast_dev_run else self.metric_iterations
+        quick = trainer is not None and trainer.fast_dev_run
+        iterations, repeats = ((2, 2), 1) if quick else (self.metric_iterations, self.discriminative_repeats)
         real, fake = self.complete["test"], self._generated(model)
-        return {"discriminative": discriminative_score(real, fake, iterations[0], self.metric_batch_size, self.seed),
+        scores = torch.tensor(discriminative_scores(real, fake, iterations[0], self.metric_batch_size, self.seed,
+                                                    repeats))
+        return {"discriminative": float(scores.mean()),
+                "discriminative_std": float(scores.std()) if repeats > 1 else 0.0,
                 "predictive": predictive_score(real, fake, iterations[1], self.metric_batch_size, self.seed)}
 
     def plot_samples(self, model, path: str | Path, n: int = 6) -> None:

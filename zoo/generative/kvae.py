@@ -8,6 +8,7 @@ A sequence ``x`` of shape ``(B, T, d)`` with values in ``[0, 1]`` (min-max scale
   :mod:`zoo.generative.ncde` on a cubic spline of the observed points, then a 1-layer bi-GRU), BatchNorm,
   and linear heads for ``μ_t`` and ``log σ_t²``;
 - prior: ``h_t = GRUCell(z̄_{t-1}, h_{t-1})``, ``z̄_t ~ N(μ̄(h_t), σ̄²(h_t))`` from ``z̄_0 = 0, h_0 = 0``;
+  for the KL term it reads the posterior sample instead, ``p(z_t | z_{<t})`` with ``z_{<t} ~ q`` (see below);
 - Koopman matrix, row-vector convention, pooled over batch and time::
 
       A = argmin_A ‖Z̄_{1:T-1} A − Z̄_{2:T}‖_F   (QR: R A = Qᵀ Z̄_{2:T}, Z̄_{1:T-1} = Q R; or A = Z̄_{1:T-1}⁺ Z̄_{2:T})
@@ -16,15 +17,24 @@ A sequence ``x`` of shape ``(B, T, d)`` with values in ``[0, 1]`` (min-max scale
 
 Loss (per sequence; ``m`` marks the observed entries, all ones for regular data)::
 
-    L = w_rec Σ m ⊙ (x − x̂)² / B + w_kl Σ_t KL(q(z_t|x) ‖ N(μ̄_t, σ̄_t²)) / B + w_pred L_pred + w_eig L_eig
+    L = w_rec Σ m ⊙ (x − x̂)² / B + w_kl Σ_t KL(q(z_t|x) ‖ p(z_t | z_{<t})) / B + w_pred L_pred + w_eig L_eig
     L_pred = Σ_{j=1}^{pred_steps} MSE(Z̄_{1:T-j} A^j, Z̄_{1+j:T}) / ‖Z̄_{1:T-j} A^j‖_F
     L_eig  = Σ_{i ≤ n_eig} (|λ_i(A)| − 1)²            ("unit": the n_eig largest |λ| pushed onto the unit circle)
            = Σ_i max(|λ_i(A)| − 1, 0)²                ("stable": every |λ| ≤ 1)
 
-Sampling decodes a prior rollout ``z̄_{1:T}`` (``A`` regularises the prior; it is not the sampler).
+``A`` and ``L_pred`` use a free prior rollout ``z̄_{1:T}``, the latents that sampling decodes (``A``
+regularises the prior; it is not the sampler).
 
-Deliberate differences from the reference code: the eigenvalue constraint is part of :meth:`KoopmanVAE.loss`
-when ``w_eig > 0`` (the released training loop never calls it); nothing is tied to CUDA.
+Deliberate differences from the reference code:
+
+- ``kl_prior="posterior"`` (default): the KL is the sequential ELBO's, ``E_q Σ_t KL(q(z_t|x) ‖ p(z_t|z_{<t}))``,
+  the prior GRU reading the posterior samples ``z_{<t}``. The reference compares ``q(z_t|x)`` with the
+  moments of an *independent* prior rollout (``kl_prior="rollout"``): that term does not see which sequence
+  the prior produced, so it is smallest for a prior whose means ignore their own past and whose per-step
+  variance covers every posterior; the rollouts that sampling decodes then drift step by step, with
+  too little spread between sequences (on sines: rougher and narrower in frequency than the data).
+- the eigenvalue constraint is part of :meth:`KoopmanVAE.loss` when ``w_eig > 0`` (the released training loop
+  never calls it); nothing is tied to CUDA.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from zoo.registry import register_model
 SOLVERS = ("qr", "pinv")
 EIG_CONSTRAINTS = ("unit", "stable")
 ENCODERS = ("gru", "ncde")
+KL_PRIORS = ("posterior", "rollout")
 
 
 def koopman_fit(z: Tensor, solver: str = "qr") -> Tensor:
@@ -114,7 +125,8 @@ class Posterior(nn.Module):
 class GRUPrior(nn.Module):
     """``h_t = GRUCell(z̄_{t-1}, h_{t-1})``, ``z̄_t ~ N(μ̄(h_t), σ̄²(h_t))`` from zeros.
 
-    ``forward(n, T)`` returns ``(μ̄, log σ̄², z̄)``, each ``(n, T, k)``.
+    ``forward(n, T)`` returns ``(μ̄, log σ̄², z̄)``, each ``(n, T, k)``; ``forward(n, T, z)`` with given latents
+    ``z`` (n, T, k) returns the one-step prior ``p(z_t | z_{<t})``: the GRU reads ``z_{t-1}`` instead of ``z̄_{t-1}``.
     """
 
     def __init__(self, z_dim: int, hidden_dim: int):
@@ -123,14 +135,14 @@ class GRUPrior(nn.Module):
         self.cell = nn.GRUCell(z_dim, hidden_dim)
         self.heads = GaussianHeads(hidden_dim, z_dim)
 
-    def forward(self, n: int, T: int) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, n: int, T: int, given: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         weight = self.cell.weight_hh
         z, h = weight.new_zeros(n, self.z_dim), weight.new_zeros(n, self.hidden_dim)
         means, logvars, samples = [], [], []
-        for _ in range(T):
+        for t in range(T):
             h = self.cell(z, h)
             mean, logvar = self.heads(h)
-            z = mean + (0.5 * logvar).exp() * torch.randn_like(mean)
+            z = mean + (0.5 * logvar).exp() * torch.randn_like(mean) if given is None else given[:, t]
             means.append(mean), logvars.append(logvar), samples.append(z)
         return torch.stack(means, 1), torch.stack(logvars, 1), torch.stack(samples, 1)
 
@@ -158,7 +170,7 @@ class KoopmanVAE(nn.Module):
     def __init__(self, input_dim: int = 5, seq_len: int = 24, z_dim: int = 16, hidden_dim: int = 20,
                  n_layers: int = 3, encoder: str = "gru", w_rec: float = 1.0, w_kl: float = 0.007,
                  w_pred: float = 0.005, pred_steps: int = 1, koopman_solver: str = "qr", w_eig: float = 0.0,
-                 eig_constraint: str = "unit", n_eig: int = 2):
+                 eig_constraint: str = "unit", n_eig: int = 2, kl_prior: str = "posterior"):
         super().__init__()
         for key, value in (("input_dim", input_dim), ("seq_len", seq_len), ("z_dim", z_dim),
                            ("hidden_dim", hidden_dim), ("n_layers", n_layers), ("pred_steps", pred_steps)):
@@ -167,7 +179,8 @@ class KoopmanVAE(nn.Module):
         if pred_steps >= seq_len:
             raise ValueError(f"KoopmanVAE: pred_steps ({pred_steps}) must be below seq_len ({seq_len})")
         for key, value, choices in (("encoder", encoder, ENCODERS), ("koopman_solver", koopman_solver, SOLVERS),
-                                    ("eig_constraint", eig_constraint, EIG_CONSTRAINTS)):
+                                    ("eig_constraint", eig_constraint, EIG_CONSTRAINTS),
+                                    ("kl_prior", kl_prior, KL_PRIORS)):
             if value not in choices:
                 raise ValueError(f"KoopmanVAE: unknown {key} {value!r}; choose one of {choices}")
         if not 1 <= n_eig <= z_dim:
@@ -175,7 +188,7 @@ class KoopmanVAE(nn.Module):
         self.input_dim, self.seq_len, self.z_dim, self.encoder = input_dim, seq_len, z_dim, encoder
         self.w_rec, self.w_kl, self.w_pred, self.w_eig = w_rec, w_kl, w_pred, w_eig
         self.pred_steps, self.koopman_solver = pred_steps, koopman_solver
-        self.eig_constraint, self.n_eig = eig_constraint, n_eig
+        self.eig_constraint, self.n_eig, self.kl_prior = eig_constraint, n_eig, kl_prior
         self.posterior = Posterior(input_dim, hidden_dim, z_dim, n_layers, encoder)
         self.prior = GRUPrior(z_dim, hidden_dim)
         self.decoder = Decoder(z_dim, hidden_dim, input_dim, n_layers)
@@ -217,6 +230,8 @@ class KoopmanVAE(nn.Module):
         x_hat = self.decoder(z)
         squared = (x - x_hat).square() if mask is None else mask * (x - x_hat).square()
         mu_p, logvar_p, z_prior = self.prior(B, T)
+        if self.kl_prior == "posterior":
+            mu_p, logvar_p, _ = self.prior(B, T, z)
         A = koopman_fit(z_prior, self.koopman_solver)
         self.A.copy_(A.detach())
         terms = {"rec": squared.sum() / B, "kl": gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum() / B,

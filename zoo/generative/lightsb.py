@@ -171,6 +171,16 @@ class LightSB(nn.Module):
         weights = self.component_logits(x0).softmax(-1)
         return (weights.unsqueeze(-1) * self.conditional_means(x0)).sum(-2)
 
+    def conditional_moments(self, x0: Tensor) -> tuple[Tensor, Tensor]:
+        """The exact mean ``(batch, dim)`` and covariance ``(batch, dim, dim)`` of ``π_θ(·|x0)``:
+        ``m = Σ_k α̃_k m_k`` with ``m_k = r_k + S_k x0``, ``Σ = Σ_k α̃_k (ε S_k + (m_k − m)(m_k − m)ᵀ)``."""
+        self._check(x0, "x0")
+        weights, means = self.component_logits(x0).softmax(-1), self.conditional_means(x0)
+        mean = (weights.unsqueeze(-1) * means).sum(-2)
+        spread = means - mean.unsqueeze(-2)
+        cov = self.epsilon * torch.einsum("bk,kde->bde", weights, self.S())
+        return mean, cov + torch.einsum("bk,bkd,bke->bde", weights, spread, spread)
+
     @torch.no_grad()
     def sample(self, x0: Tensor) -> Tensor:
         """One exact draw ``x1 ~ π_θ(·|x0)`` per row: ``(batch, dim)`` -> ``(batch, dim)``."""

@@ -1,14 +1,14 @@
 """Metrics that papers report."""
 
-from zoo.metrics.bures import bures_wasserstein_squared, bw2_uvp, cbw2_uvp, sample_moments
+from zoo.metrics.bures import bures_wasserstein_squared, bw2_uvp, cbw2_uvp, cbw2_uvp_moments, sample_moments
 from zoo.metrics.molecules import (atom_stability, molecule_metrics, spectrum_retrieval, structure_key, tanimoto,
                                    top_k_accuracy)
 from zoo.metrics.operators import (RelativeH1Error, RelativeL2Error, RelativeLpError, relative_h1, relative_l2,
                                    relative_lp)
-from zoo.metrics.timeseries import discriminative_score, predictive_score
+from zoo.metrics.timeseries import discriminative_score, discriminative_scores, predictive_score
 
 __all__ = [
     "RelativeH1Error", "RelativeL2Error", "RelativeLpError", "atom_stability", "bures_wasserstein_squared", "bw2_uvp",
-    "cbw2_uvp", "discriminative_score", "molecule_metrics", "predictive_score", "relative_h1", "relative_l2",
-    "relative_lp", "sample_moments", "spectrum_retrieval", "structure_key", "tanimoto", "top_k_accuracy",
+    "cbw2_uvp", "cbw2_uvp_moments", "discriminative_score", "discriminative_scores", "molecule_metrics",
+    "predictive_score", "relative_h1", "relative_l2", "relative_lp", "sample_moments", "spectrum_retrieval", "structure_key", "tanimoto", "top_k_accuracy",
 ]

@@ -47,13 +47,28 @@ def _batch(data: Tensor, size: int, generator: torch.Generator) -> Tensor:
     return data[torch.randint(len(data), (size,), generator=generator)]
 
 
-def discriminative_score(real: Tensor, fake: Tensor, iterations: int = 2000, batch_size: int = 128,
-                         seed: int = 0) -> float:
-    """``|acc - 0.5|`` of a post-hoc GRU classifier on held-out real vs generated sequences ``(n, T, d)``."""
+def discriminative_scores(real: Tensor, fake: Tensor, iterations: int = 2000, batch_size: int = 128,
+                          seed: int = 0, repeats: int = 10) -> list[float]:
+    """``|acc - 0.5|`` of ``repeats`` post-hoc GRU classifiers (each its own split and initialisation, seeds
+    ``seed``, ``seed + 1``, ...) on held-out real vs generated sequences ``(n, T, d)``; the papers report the mean
+    and standard deviation of 10."""
     real, fake = _check(real, fake, "discriminative_score")
     if min(len(real), len(fake)) < 2:
         raise ValueError(f"discriminative_score needs at least 2 sequences of each kind (one to train on, one to "
                          f"test), got {len(real)} and {len(fake)}")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    return [_discriminate(real, fake, iterations, batch_size, seed + repeat) for repeat in range(repeats)]
+
+
+def discriminative_score(real: Tensor, fake: Tensor, iterations: int = 2000, batch_size: int = 128,
+                         seed: int = 0, repeats: int = 1) -> float:
+    """The mean of :func:`discriminative_scores` over ``repeats`` classifiers."""
+    scores = discriminative_scores(real, fake, iterations, batch_size, seed, repeats)
+    return sum(scores) / len(scores)
+
+
+def _discriminate(real: Tensor, fake: Tensor, iterations: int, batch_size: int, seed: int) -> float:
     generator = torch.Generator().manual_seed(seed)
     torch_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
