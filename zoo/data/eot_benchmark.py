@@ -42,7 +42,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from zoo.cache import GeneratedData
-from zoo.metrics.bures import bw2_uvp, cbw2_uvp, cbw2_uvp_moments
+from zoo.metrics.bures import bw2_uvp, cbw2_uvp, cbw2_uvp_moments, mixture_moments
 
 #: the scale s of f's covariance (0.5 s)² I for each (ε, D)
 SCALES = {0.1: {2: 0.5, 16: 1.0, 64: 8.0, 128: 8.0}, 1.0: {2: 0.5, 16: 1.0, 64: 2.0, 128: 2.0},
@@ -99,11 +99,8 @@ class GaussianMixtureBenchmark:
 
     def conditional_moments(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Mean ``(n, D)`` and covariance ``(n, D, D)`` of ``π(·|x)`` (of the mixture, moment-matched)."""
-        w, means = self.conditional_components(x)
-        mean = (w.unsqueeze(-1) * means).sum(1)
-        spread = means - mean.unsqueeze(1)
-        cov = torch.einsum("nk,nkd,nke->nde", w, spread, spread)
-        return mean, cov + self.conditional_variance * torch.eye(self.dim, dtype=torch.float64)
+        mean, between = mixture_moments(*self.conditional_components(x))
+        return mean, between + self.conditional_variance * torch.eye(self.dim, dtype=torch.float64)
 
     def sample_plan(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One ``y ~ π(·|x)`` per row of ``x (n, D)``, float64."""

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import orthogonal
 
+from zoo.metrics.bures import mixture_moments
 from zoo.registry import register_model
 
 PAPER = "Light Schrödinger Bridge (Korotin, Gushchin, Burnaev; ICLR 2024)"
@@ -175,11 +176,9 @@ class LightSB(nn.Module):
         """The exact mean ``(batch, dim)`` and covariance ``(batch, dim, dim)`` of ``π_θ(·|x0)``:
         ``m = Σ_k α̃_k m_k`` with ``m_k = r_k + S_k x0``, ``Σ = Σ_k α̃_k (ε S_k + (m_k − m)(m_k − m)ᵀ)``."""
         self._check(x0, "x0")
-        weights, means = self.component_logits(x0).softmax(-1), self.conditional_means(x0)
-        mean = (weights.unsqueeze(-1) * means).sum(-2)
-        spread = means - mean.unsqueeze(-2)
-        cov = self.epsilon * torch.einsum("bk,kde->bde", weights, self.S())
-        return mean, cov + torch.einsum("bk,bkd,bke->bde", weights, spread, spread)
+        weights = self.component_logits(x0).softmax(-1)
+        mean, between = mixture_moments(weights, self.conditional_means(x0))
+        return mean, between + self.epsilon * torch.einsum("bk,kde->bde", weights, self.S())
 
     @torch.no_grad()
     def sample(self, x0: Tensor) -> Tensor:
