@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import zoo
+from zoo.optional import require
 from zoo.registry import model_info
 
 FORMATS = ("export", "onnx")
@@ -51,6 +52,8 @@ def export(model: torch.nn.Module, path: str | Path, fmt: str = "export", batch:
             got = program.module()(x)
         torch.export.save(program, path)
     else:
+        for module in ("onnxscript", "onnxruntime"):  # a missing extra is named, not taken for "no ONNX form"
+            require(module)
         try:
             program = torch.onnx.export(model, (x,), dynamo=True)
         except Exception as err:  # the exporter raises its own error types, one per stage

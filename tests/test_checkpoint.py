@@ -1,4 +1,8 @@
 import json
+import os
+import stat
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -79,3 +83,27 @@ def test_load_weights_reports_shape_skipped_and_strict(model, tmp_path):
 def test_load_model_overrides(model, tmp_path):
     folder = zoo.save_pretrained(model, tmp_path / "m")
     assert zoo.load_model(folder, dropout=0.0).zoo_config["dropout"] == 0.0
+
+
+KILLED_WRITE = """
+import os, sys
+from zoo.checkpoint import write_atomically
+
+def killed(path):
+    open(path, "w").write("half")
+    os._exit(1)
+
+write_atomically(sys.argv[1], {"config.json": killed})
+"""
+
+
+def test_write_atomically_honours_the_umask_and_removes_what_a_killed_write_left(model, tmp_path):
+    assert subprocess.run([sys.executable, "-c", KILLED_WRITE, str(tmp_path)]).returncode == 1
+    assert len(list(tmp_path.glob(".config.json.*.tmp"))) == 1  # the killed process's temporary
+    old = os.umask(0o002)
+    try:
+        zoo.save_pretrained(model, tmp_path)
+    finally:
+        os.umask(old)
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.iterdir()} == {
+        "config.json": 0o664, "model.safetensors": 0o664}  # group-writable as the umask says; no temporaries

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
 from zoo.data import SeqDigitsDataModule, SeqImageDataModule
 
@@ -26,6 +27,28 @@ def test_seq_digits_class_subset_and_bad_arguments():
         SeqDigitsDataModule(num_classes=11)
     with pytest.raises(ValueError, match="set d_input=1, got 3"):
         SeqDigitsDataModule(d_input=3)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"val_size": -10}, "data.val_size=-10: expected an int >= 0 (seq_digits has 1797 images)"),
+    ({"test_size": -1}, "data.test_size=-1: expected an int >= 0 (seq_digits has 1797 images)"),
+    ({"test_size": "abc"}, "data.test_size='abc': expected an int >= 0"),
+    ({"val_size": 1000, "test_size": 797}, "data.val_size + data.test_size = 1797 leaves none of seq_digits' 1797 "
+                                           "images for training"),
+])
+def test_seq_digits_split_sizes_name_the_key(kwargs, message):
+    """A negative size used to slice from the end: train and test overlapped."""
+    with pytest.raises(ValueError) as caught:
+        SeqDigitsDataModule(**kwargs)
+    assert message in str(caught.value)
+    assert SeqDigitsDataModule.images == len(load_digits().target)
+
+
+@pytest.mark.parametrize("val_fraction", [-0.1, 1.0, "abc"])
+def test_seq_image_val_fraction_names_the_key(val_fraction):
+    """A negative fraction used to give an empty validation split, silently."""
+    with pytest.raises(ValueError, match=r"data.val_fraction=.*: expected a fraction of the training set in \[0, 1\)"):
+        SeqImageDataModule(dataset="fake", val_fraction=val_fraction)
 
 
 @pytest.mark.parametrize("d_input", [3, 1])

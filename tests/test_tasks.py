@@ -8,6 +8,7 @@ import zoo
 from zoo.metrics import RelativeL2Error, relative_l2
 from zoo.registry import _REGISTRY
 from zoo.tasks import ClassificationTask, GenerativeTask, RegressionTask
+from zoo.tasks.optim import build_optimizer, build_scheduler
 
 OPTIMIZER = {"name": "Adam", "lr": 0.01}
 
@@ -82,3 +83,18 @@ def test_generative_task_uses_model_loss(monkeypatch):
     assert torch.allclose(task.model.mean, data.mean(0), atol=0.02)
     with pytest.raises(TypeError, match="'s4d' has no loss\\(batch\\) method"):
         GenerativeTask({"name": "s4d"}, OPTIMIZER)
+
+
+@pytest.mark.parametrize("optimizer, scheduler, error, message", [
+    ({"name": "AdamW", "lr": "abc"}, None, TypeError,
+     "torch.optim.AdamW: lr='abc' is a str, expected float | torch.Tensor (task.optimizer.lr)"),
+    ({"name": "Adam", "lr": 0.01, "betas": [0.9]}, None, TypeError, "betas=[0.9] is a list, expected tuple[float"),
+    ({"name": "AdamW", "lr": -1.0}, None, ValueError, "task.optimizer (AdamW): Invalid learning rate: -1.0"),
+    (OPTIMIZER, {"name": "cosine", "warmup_steps": "abc"}, ValueError,
+     "task.scheduler.warmup_steps='abc': expected an int >= 0"),
+    (OPTIMIZER, {"name": "cosine", "warmup_steps": -5}, ValueError, "task.scheduler.warmup_steps=-5"),
+])
+def test_bad_optimizer_options_name_the_key(optimizer, scheduler, error, message):
+    with pytest.raises(error) as caught:
+        build_scheduler(build_optimizer(nn.Linear(2, 1), optimizer), scheduler, total_steps=10)
+    assert message in str(caught.value)

@@ -71,7 +71,8 @@ def test_train_resume_init_from_and_eval(make_cfg, tmp_path):
     initialise_from(task.model, str(best), "s4d")
     assert torch.equal(task.model.encoder.weight, trained.encoder.weight)
     assert task.model.decoder.weight.shape == (5, 16)
-    finetuned = train(make_cfg(*SMALL, "trainer.max_epochs=1", f"init_from={best}", "data.num_classes=5"))
+    finetuned = train(make_cfg(*SMALL, "trainer.max_epochs=1", f"init_from={best}", "data.num_classes=5",
+                               folder="finetuned"))
     assert finetuned["global_step"] == 3 and 0.0 <= finetuned["metrics"]["test/acc"] <= 1.0
 
     # eval.py on the 10-class checkpoint reproduces the training run's test accuracy

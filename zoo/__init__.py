@@ -2,6 +2,7 @@
 
 from zoo.registry import ModelInfo, create_model, list_models, model_info, register_model
 from zoo.checkpoint import load_model, save_pretrained
+from zoo.normaliser import load_operator, operator_statistics
 from zoo import generative, graph, molecules, operators, ssm  # noqa: F401  (registers every family)
 
 __all__ = [
@@ -9,7 +10,9 @@ __all__ = [
     "create_model",
     "list_models",
     "load_model",
+    "load_operator",
     "model_info",
+    "operator_statistics",
     "register_model",
     "save_pretrained",
 ]

@@ -2,18 +2,20 @@
 
 Entries are tensors or plain containers of them, saved with ``torch.save`` and read back with
 ``torch.load(weights_only=True)``. A write goes to a temporary file in the same folder and is renamed
-into place, so a crash or a concurrent run never leaves a half-written entry.
+into place (:func:`zoo.io.atomic_path`), so a crash or a concurrent run never leaves a half-written entry,
+and the entry is readable by whoever the umask lets read it.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import torch
+
+from zoo.io import atomic_path, remove_orphans
 
 T = TypeVar("T")
 
@@ -26,22 +28,17 @@ def cache_dir() -> Path:
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` through a temporary file in the same folder and an atomic rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 
 def cached(path: str | os.PathLike, build: Callable[[], T]) -> T:
-    """Load ``path`` if it holds a readable entry; otherwise ``build()`` it, save it atomically and return it."""
+    """Load ``path`` if it holds a readable entry; otherwise ``build()`` it, save it atomically and return it.
+    Either way, the temporaries that killed writes of ``path`` left are removed (:func:`zoo.io.remove_orphans`)."""
     path = Path(path)
     if path.is_file():
+        remove_orphans(path)  # a write cleans them too (atomic_save)
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # a corrupt entry is derived data: rebuild it

@@ -6,36 +6,105 @@ A zoo checkpoint is either
   ``hyper_parameters["model"] = {"name": ..., **kwargs}`` as plain containers, or
 * a folder written by :func:`save_pretrained`: ``model.safetensors`` + ``config.json``.
 
-Every ``torch.load`` here uses ``weights_only=True``: a checkpoint can never run code.
+Every ``torch.load`` here uses ``weights_only=True``, and the run config ``train.py`` stores in a ``.ckpt``
+(``zoo_config``) is checked as data when it is read (:func:`run_config`): a checkpoint can never run code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import safetensors.torch
 import torch
+import yaml
 from torch import nn
 
+from zoo.io import atomic_path
 from zoo.registry import CONFIG_ATTR, create_model
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _EXPECTED = "a .ckpt written by zoo's train.py, or a folder written by zoo.save_pretrained"
+#: the repository's Hydra configs: the only place a ``_target_`` (code to call) may come from
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+#: the parts of a stored run config that eval.py rebuilds, each from the config group of the same name
+REBUILT = ("data", "task")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, foreign, or of another model."""
+    """A checkpoint that is missing, corrupt, foreign, tampered with, or of another model."""
+
+
+@functools.cache
+def config_targets(group: str) -> frozenset[str]:
+    """The ``_target_`` of every option of the repository's config group ``group`` (``configs/<group>/*.yaml``;
+    a ``# @package _global_`` option such as ``task/classification.yaml`` holds it under its group key)."""
+    targets = set()
+    for file in sorted((CONFIG_DIR / group).glob("*.yaml")):
+        option = yaml.safe_load(file.read_text()) or {}
+        option = option.get(group, option) if isinstance(option, dict) else {}
+        if isinstance(option, dict) and isinstance(option.get("_target_"), str):
+            targets.add(option["_target_"])
+    return frozenset(target for target in targets if target.startswith("zoo."))
+
+
+def _directives(value, key: str) -> list[str]:
+    """The dotted keys below ``key`` that Hydra would act on (``_target_``, ``_args_``, ``_partial_``, ...)."""
+    if isinstance(value, dict):
+        return [found for name, item in value.items()
+                for found in ([f"{key}.{name}"] if str(name).startswith("_") else _directives(item, f"{key}.{name}"))]
+    if isinstance(value, (list, tuple)):
+        return [found for index, item in enumerate(value) for found in _directives(item, f"{key}[{index}]")]
+    return []
+
+
+def run_config(checkpoint: dict, path: str | os.PathLike) -> dict | None:
+    """The run config ``train.py`` stored in ``checkpoint`` (``checkpoint["zoo_config"]``), or ``None``.
+
+    It is data, never code: its ``data`` and ``task`` sections (the ones :data:`REBUILT` from it) must name a
+    ``_target_`` that an option of the repository's config group of the same name names, and hold no other
+    Hydra key (``_args_``, ``_partial_``, a nested ``_target_``, ...) at any depth; anything else is a
+    :class:`CheckpointError` that names the file and the key. The other sections (trainer, callbacks, ...) are
+    never rebuilt from a checkpoint.
+    """
+    config = checkpoint.get("zoo_config")
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: zoo_config is a {type(config).__name__}, not the run config train.py writes")
+    for section in REBUILT:
+        values = config.get(section)
+        if not isinstance(values, dict):
+            raise CheckpointError(f"{path}: zoo_config.{section} is missing or not a mapping; expected the "
+                                  f"{section} config train.py writes")
+        target, known = values.get("_target_"), config_targets(section)
+        if target not in known:
+            raise CheckpointError(
+                f"{path}: zoo_config.{section}._target_ = {target!r} is not named by any of the repository's "
+                f"configs/{section}/*.yaml ({', '.join(sorted(known))}); a checkpoint may not name code to run, so it "
+                "is refused. If you wrote that class, add a config for it under configs/ and retrain")
+        extra = _directives({key: item for key, item in values.items() if key != "_target_"}, f"zoo_config.{section}")
+        if extra:
+            raise CheckpointError(f"{path}: {extra[0]} is a Hydra directive, which a checkpoint may not carry "
+                                  "(only plain values); the file is refused")
+    return config
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a Lightning ``.ckpt`` (``weights_only=True``, on CPU) and check it is a zoo checkpoint."""
+    """Load a Lightning ``.ckpt`` (``weights_only=True``, on CPU), check it is a zoo checkpoint and that its run
+    config is plain data (:func:`run_config`)."""
     path = Path(path)
+    if path.is_dir():
+        found = sorted(str(file) for file in path.glob("**/*.ckpt"))[:4]
+        hint = f"; it holds {', '.join(found)}" if found else ""
+        raise IsADirectoryError(f"checkpoint {path} is a folder: pass a .ckpt file, e.g. "
+                                f"{path / 'checkpoints' / 'last.ckpt'}{hint}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; expected {_EXPECTED}")
     try:
@@ -47,12 +116,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"{path} is not a zoo checkpoint: it has no 'state_dict' and 'hyper_parameters.model.name'; expected {_EXPECTED}"
         )
+    run_config(checkpoint, path)
     return checkpoint
 
 
-def read_pretrained(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
-    """The model config ``{"name": ..., **kwargs}`` and plain state dict of a ``.ckpt`` or a pretrained folder."""
+def read_weights(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict | None]:
+    """The model config ``{"name": ..., **kwargs}`` and plain state dict of a ``.ckpt`` or a pretrained folder,
+    and the adapter options (``zoo_config.finetune``) of a ``.ckpt`` of a run fine-tuned with adapters, whose
+    state holds the base weights and the adapters' apart (``None`` otherwise)."""
     path = Path(path)
+    if path.is_dir() and not (path / CONFIG_NAME).is_file() and any(path.glob("**/*.ckpt")):
+        read_checkpoint(path)  # a run folder: the error names the .ckpt files in it
     if path.is_dir():
         weights, config = path / WEIGHTS_NAME, path / CONFIG_NAME
         for needed in (weights, config):
@@ -65,11 +139,27 @@ def read_pretrained(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
             raise CheckpointError(f"cannot read the pretrained folder {path}: {err}") from err
         if not isinstance(model, dict) or "name" not in model:
             raise CheckpointError(f"{config} has no model 'name'; expected {_EXPECTED}")
-        return model, state
+        return model, state, None
     checkpoint = read_checkpoint(path)
     prefix = "model."
     state = {key[len(prefix):]: value for key, value in checkpoint["state_dict"].items() if key.startswith(prefix)}
-    return dict(checkpoint["hyper_parameters"]["model"]), state
+    finetune = dict((run_config(checkpoint, path) or {}).get("finetune") or {})
+    adapters = finetune if finetune.get("method", "none") != "none" else None
+    return dict(checkpoint["hyper_parameters"]["model"]), state, adapters
+
+
+def read_pretrained(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The model config and plain state dict of :func:`read_weights`; a fine-tuned run's ``.ckpt`` (base weights
+    and adapters apart) is refused with the ways to its adapted weights."""
+    config, state, adapters = read_weights(path)
+    if adapters:
+        run = Path(path).resolve().parent.parent
+        raise CheckpointError(
+            f"{path} holds a model fine-tuned with {adapters['method']} adapters, kept apart from its base weights "
+            f"(zoo_config.finetune): load the merged model {run / 'merged'} (written with finetune.save=merged or "
+            f"both), or put {run / 'adapters'} on the base model with zoo.adapters.load_adapters; `python eval.py "
+            f"ckpt_path={path}` tests it as it is, and `train.py init_from={path}` merges the adapters first")
+    return config, state
 
 
 @dataclass
@@ -157,13 +247,12 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, config: dict | 
 
 
 def write_atomically(folder: str | os.PathLike, writers: dict[str, Callable[[str], object]]) -> Path:
-    """Create ``folder/<name>`` for every ``name: writer`` (``writer(path)`` writes the file) in a temporary
-    folder first, then rename each into place: a crash never leaves a half-written file."""
+    """Create ``folder/<name>`` for every ``name: writer`` (``writer(path)`` writes the file): each under a
+    temporary name first (:func:`zoo.io.atomic_path`), all renamed into place once every writer has succeeded,
+    so a crash never leaves a half-written file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+    with contextlib.ExitStack() as stack:
         for name, writer in writers.items():
-            writer(os.path.join(tmp, name))
-        for name in writers:
-            os.replace(os.path.join(tmp, name), folder / name)
+            writer(str(stack.enter_context(atomic_path(folder / name))))
     return folder

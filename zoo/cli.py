@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import socket
 import time
+from datetime import datetime
 from pathlib import Path
 
 import hydra
 import lightning as L
-from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -29,23 +35,64 @@ from zoo.adapters import (
     merge_and_unload,
     save_adapters,
 )
-from zoo.callbacks import RunConfigInCheckpoint
+from zoo.callbacks import LastCheckpoint, RandomStateInCheckpoint, RunConfigInCheckpoint
 from zoo.checkpoint import (
+    CONFIG_DIR as CONFIG_PATH,
     CheckpointError,
     load_weights,
     read_checkpoint,
-    read_pretrained,
+    read_weights,
+    run_config,
     save_pretrained,
 )
+from zoo.registry import create_model
 from zoo.ssm.robustness import fourier_noise
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+CONFIG_DIR = str(CONFIG_PATH)
+#: a file in every run folder naming the process that took it (two runs never share a folder)
+OWNER_FILE = ".owner"
+#: the parts of the config whose changes a resumed run reports
+RUN_SECTIONS = ("seed", "model", "data", "task", "trainer", "finetune", "init_from")
+
+
+def run_stamp() -> str:
+    """A new run folder's name: the local time to the millisecond and the process id."""
+    now = datetime.now()
+    return f"{now:%Y-%m-%d_%H-%M-%S}.{now.microsecond // 1000:03d}_{os.getpid()}"
+
+
+def checkpoint_run(ckpt_path: str | None) -> Path | None:
+    """The run folder a checkpoint lies in (``<run>/checkpoints/<file>.ckpt`` next to ``<run>/.hydra``), if any."""
+    if not ckpt_path or ckpt_path == "last":
+        return None
+    path = Path(ckpt_path).expanduser().resolve()
+    run = path.parent.parent
+    return run if path.is_file() and path.parent.name == "checkpoints" and (run / ".hydra").is_dir() else None
+
+
+def run_dir(parent: str, config_name: str, ckpt_path: str | None) -> str:
+    """``hydra.run.dir``: ``train.py ckpt_path=<run>/checkpoints/<file>.ckpt`` continues in ``<run>``; every other run
+    gets a new folder ``<parent>/<run_stamp()>``."""
+    run = checkpoint_run(ckpt_path) if config_name == "train" else None
+    return str(run) if run else f"{parent}/{run_stamp()}"
+
+
+def hydra_subdir(config_name: str, ckpt_path: str | None) -> str:
+    """``hydra.output_subdir``: ``.hydra``, or ``.hydra/resumed_<stamp>`` for a run resumed in its folder (the first
+    start's record of its config and overrides is kept)."""
+    return f".hydra/resumed_{run_stamp()}" if config_name == "train" and checkpoint_run(ckpt_path) else ".hydra"
+
+
+# cached: Hydra and Lightning's DDP launcher read hydra.run.dir more than once and must get one answer
+OmegaConf.register_new_resolver("zoo_run_dir", run_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("zoo_hydra_subdir", hydra_subdir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("zoo_stamp", run_stamp, use_cache=True, replace=True)
 #: hparams_search=optuna: a task's ``monitor.mode`` (min / max) as Optuna's direction
 OmegaConf.register_new_resolver("optuna_direction", lambda mode: {"min": "minimize", "max": "maximize"}[mode],
                                 replace=True)
 #: test-time perturbations for ``eval.py +eval.noise=<name>`` (options: ``+eval.amplitude``, ``+eval.omega``)
 NOISES = {"fourier": fourier_noise}
-console = Console()
+console = Console(soft_wrap=True)  # no line breaks inside paths and commands that users copy
 
 
 def _instantiate_group(group: DictConfig | None) -> list:
@@ -62,11 +109,25 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def merged_weights(config: dict, state: dict, adapters: dict) -> dict:
+    """The plain weights of a fine-tuned run's model: its base model with its adapters loaded, merged in."""
+    model = create_model(**config)
+    options, _ = finetune_options(adapters)
+    inject_adapters(model, config_from_dict(options))
+    load_weights(model, state, strict=True)
+    return merge_and_unload(model).state_dict()
+
+
 def initialise_from(model, path: str, name: str, strict: bool = False, remap: dict | None = None) -> None:
-    """Start from the weights of a checkpoint or pretrained folder holding the same model; print the report."""
-    stored, state = read_pretrained(path)
+    """Start from the weights of a checkpoint or pretrained folder holding the same model (a fine-tuned run's
+    adapters merged in first); print the report."""
+    stored, state, adapters = read_weights(path)
     if stored["name"] != name:
         raise CheckpointError(f"init_from={path} holds a {stored['name']!r} model but this run builds {name!r}")
+    if adapters:
+        state = merged_weights(stored, state, adapters)
+        console.print(f"[bold]init_from[/bold] {path}: a run fine-tuned with {adapters['method']} adapters; they are "
+                      "merged into its base weights")
     report = load_weights(model, state, strict=strict, remap=remap)
     console.print(f"[bold]init_from[/bold] {path}: {report}")
 
@@ -124,18 +185,124 @@ def _merged(results: list[dict]) -> dict[str, float]:
 
 def resume_path(cfg: DictConfig) -> str | None:
     """``ckpt_path``, with ``last`` meaning the run folder's ``checkpoints/last.ckpt`` if it exists (a requeued
-    cluster job resumes; a first start trains from scratch)."""
+    cluster job resumes; a first start trains from scratch, and says so)."""
     if cfg.get("ckpt_path") != "last":
         return cfg.get("ckpt_path")
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    return str(last) if last.is_file() else None
+    if last.is_file():
+        return str(last)
+    console.print(f"[bold yellow]ckpt_path=last[/bold yellow]: {last.parent.parent} has no checkpoints/last.ckpt, so "
+                  "this run starts from scratch (as the first start of a requeued job does). To resume an earlier run, "
+                  "pass ckpt_path=<its folder>/checkpoints/last.ckpt: it continues in that folder.")
+    return None
+
+
+def _owner(marker: Path) -> dict:
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def claim_run_folder(folder: Path, resuming: bool) -> None:
+    """Take ``folder`` for this run (rank 0 writes :data:`OWNER_FILE`; other ranks of a multi-process run share it).
+
+    A folder another run took is refused, unless this run resumes from a checkpoint inside it and the process
+    that ran there has ended: runs get fresh folders (:func:`run_stamp`), so this only catches an explicit
+    ``hydra.run.dir`` / ``paths.output_dir`` that is already used.
+    """
+    if rank_zero_only.rank != 0:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OWNER_FILE
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "started": datetime.now().isoformat(timespec="seconds")}
+    try:
+        with open(marker, "x") as file:
+            json.dump(me, file)
+        return
+    except FileExistsError:
+        owner = _owner(marker)
+    running = owner.get("host") == me["host"] and owner.get("pid") != me["pid"] and _alive(owner.get("pid"))
+    if running:
+        raise RuntimeError(f"run folder {folder} is in use by process {owner['pid']} (started {owner.get('started')}):"
+                           " two runs never share a folder; wait for it to end or choose another folder")
+    if not resuming:
+        raise FileExistsError(
+            f"run folder {folder} already holds a run (started {owner.get('started', '?')}): a run never reuses "
+            f"another's folder. Resume it with ckpt_path={folder / 'checkpoints' / 'last.ckpt'}, or leave "
+            "hydra.run.dir / paths.output_dir unset to get a new folder")
+    marker.write_text(json.dumps(me))
+
+
+def _flat(value, key: str = "") -> dict:
+    """``{"a.b": leaf}`` for every leaf of nested dicts."""
+    if isinstance(value, dict) and value:
+        return {flat: leaf for name, item in value.items()
+                for flat, leaf in _flat(item, f"{key}.{name}" if key else str(name)).items()}
+    return {key: value}
+
+
+def config_changes(old: dict | None, new: dict) -> list[str]:
+    """``key: old -> new`` for every value of :data:`RUN_SECTIONS` that differs between two run configs."""
+    before, after = (_flat({section: (run or {}).get(section) for section in RUN_SECTIONS}) for run in (old, new))
+    return [f"{key}: {before.get(key)!r} -> {after.get(key)!r}" for key in sorted(set(before) | set(after))
+            if key != "trainer.default_root_dir" and before.get(key) != after.get(key)]
+
+
+def check_resumable(task: L.LightningModule, checkpoint: dict, path: str, config: dict) -> None:
+    """Refuse a checkpoint whose weights do not fit the task's model (another model, or other sizes) with the way
+    out; report what else differs from the checkpoint's run (a resume is exact only when nothing does)."""
+    stored, built = checkpoint["hyper_parameters"]["model"], task.hparams.model
+    own, theirs = task.state_dict(), checkpoint["state_dict"]
+    missing, unexpected = [key for key in own if key not in theirs], [key for key in theirs if key not in own]
+    shapes = [f"{key} {list(theirs[key].shape)} vs {list(value.shape)}" for key, value in own.items()
+              if key in theirs and theirs[key].shape != value.shape]
+    if missing or unexpected or shapes:
+        settings = [f"{key}={stored.get(key)!r} (this run: {built.get(key)!r})"
+                    for key in sorted(set(stored) | set(built)) if stored.get(key) != built.get(key)]
+        examples = (shapes + missing + unexpected)[:3]
+        differences = (f"its model is {stored.get('name')!r}, this run's {built.get('name')!r}"
+                       if stored.get("name") != built.get("name")
+                       else ", ".join(settings) or "the same settings, other layers")
+        raise CheckpointError(
+            f"ckpt_path={path}: its weights do not fit the model this run builds ({differences}; "
+            f"{len(missing)} tensors missing, {len(unexpected)} unexpected, {len(shapes)} of another shape, e.g. "
+            f"{'; '.join(examples)}): resume with the settings of the checkpoint's run (its folder's "
+            f".hydra/overrides.yaml), or start a new run from its weights with init_from={path}")
+    changes = config_changes(checkpoint.get("zoo_config"), config)
+    if changes:
+        console.print(f"[bold yellow]resuming[/bold yellow] {path} with changes ({'; '.join(changes)}): the run goes "
+                      "on from the checkpoint's step, but it is not the run an uninterrupted start would give")
+    if any(change.startswith("trainer.max_epochs") for change in changes):
+        console.print("  trainer.max_epochs changed: a schedule over the run's length (task.scheduler: cosine) is laid "
+                      "over the new length from the resumed step on, so the learning rate jumps there")
+
+
+def stopped(trainer: L.Trainer) -> SystemExit:
+    """The exit of a run stopped by SIGTERM or Ctrl+C (after :class:`LastCheckpoint` saved it), with the way on."""
+    last = next((callback for callback in trainer.callbacks if isinstance(callback, LastCheckpoint)), None)
+    signum = (last and last.stopped_by) or signal.SIGTERM
+    saved = last.best_model_path if last is not None else ""
+    advice = (f"saved {saved}; resume with the same command and ckpt_path={saved}" if saved
+              else "no checkpoint saved (the callbacks have no last_checkpoint)")
+    console.print(f"[bold red]{signum.name}[/bold red] at epoch {trainer.current_epoch}, step {trainer.global_step}: "
+                  f"{advice}")
+    return SystemExit(128 + signum)
 
 
 def train(cfg: DictConfig) -> dict:
     """Fit the task of ``cfg`` on its datamodule, test the best checkpoint, write ``metrics.json``."""
+    output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_path(cfg)
-    if ckpt_path:
-        read_checkpoint(ckpt_path)  # a missing, corrupt or foreign file fails here with a clear message
+    checkpoint = read_checkpoint(ckpt_path) if ckpt_path else None  # missing, corrupt, foreign, tampered: refused
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     task = instantiate(cfg.task, _convert_="all")
@@ -145,16 +312,25 @@ def train(cfg: DictConfig) -> dict:
     adapters, save = finetune_options(config.get("finetune"))
     if adapters:
         add_adapters(task.model, adapters)
+    if checkpoint is not None:
+        check_resumable(task, checkpoint, ckpt_path, config)
     if cfg.get("compile"):
         task.model.compile()  # in place: the state dict keeps its keys
-    trainer = build_trainer(cfg, [RunConfigInCheckpoint(config)])
+    claim_run_folder(output_dir, resuming=bool(ckpt_path) and Path(ckpt_path).resolve().parent.parent
+                     == output_dir.resolve())
+    trainer = build_trainer(cfg, [RunConfigInCheckpoint(config), RandomStateInCheckpoint()])
     start = time.perf_counter()
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SIGTERMException:
+        raise stopped(trainer) from None
     fit_seconds = time.perf_counter() - start
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items()
                if not key.endswith(("_step", "_epoch")) and not key.startswith("lr-")}
-    checkpointing = trainer.checkpoint_callback
-    best = checkpointing.best_model_path if checkpointing is not None else ""
+    best = next((callback.best_model_path for callback in trainer.checkpoint_callbacks
+                 if isinstance(callback, ModelCheckpoint) and callback.monitor), "")
+    last = next((callback.best_model_path for callback in trainer.callbacks if isinstance(callback, LastCheckpoint)),
+                "")
     if cfg.get("test"):
         metrics.update(_merged(trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True,
                                             verbose=False)))
@@ -170,7 +346,7 @@ def train(cfg: DictConfig) -> dict:
         "parameters": total,
         "trainable_parameters": trainable,
         "best_checkpoint": best,
-        "last_checkpoint": getattr(checkpointing, "last_model_path", "") or "",
+        "last_checkpoint": last,
     }
     if adapters:  # the best checkpoint's weights when tested, else the last ones
         summary["finetuned"] = save_finetuned(task.model, save, Path(cfg.paths.output_dir))
@@ -178,16 +354,24 @@ def train(cfg: DictConfig) -> dict:
     return summary
 
 
+def rebuild(section: dict):
+    """The datamodule or task of a stored run config section that :func:`zoo.checkpoint.run_config` checked: the class
+    its ``_target_`` names (one the repository's configs name) called with its plain values. Hydra's
+    ``instantiate`` never sees data read from a file."""
+    values = dict(section)
+    return get_class(values.pop("_target_"))(**values)
+
+
 def evaluate(cfg: DictConfig) -> dict:
     """Test the checkpoint ``cfg.ckpt_path`` on its own data (or ``data=...`` if given); write ``metrics.json``."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
-    run = checkpoint.get("zoo_config")
-    if not isinstance(run, dict):
+    run = run_config(checkpoint, cfg.ckpt_path)
+    if run is None:
         raise CheckpointError(f"{cfg.ckpt_path} has no 'zoo_config' entry: eval.py needs a checkpoint written by "
                               "zoo's train.py (use zoo.load_model for the weights alone)")
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data if cfg.get("data") else run["data"])
-    task = instantiate(run["task"], _convert_="all")
+    datamodule = instantiate(cfg.data) if cfg.get("data") else rebuild(run["data"])
+    task = rebuild(run["task"])
     adapters, _ = finetune_options(run.get("finetune"))
     if adapters:  # a fine-tuned run's checkpoint holds the adapted model
         add_adapters(task.model, adapters)

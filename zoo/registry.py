@@ -10,16 +10,24 @@ rebuild it::
 
     zoo.list_models("s4*")                  # ['s4d']
     zoo.create_model("s4d", d_model=128)    # an nn.Module
+
+:func:`create_model` checks every keyword argument against the constructor's annotations before it builds
+the model, and the model it returns refuses a floating input whose dtype is not its parameters': a bad value
+in a config or a float64 batch gets an error that names it, not one from deep inside torch.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+import torch
 from torch import nn
+
+from zoo.arguments import check_arguments
 
 #: attribute under which :func:`create_model` records ``{"name": ..., **kwargs}`` on the model it builds
 CONFIG_ATTR = "zoo_config"
@@ -37,6 +45,8 @@ class ModelInfo:
     constructor: Callable[..., nn.Module] | None = field(default=None, repr=False, compare=False)
     #: ``example(model) -> (input, output_shape)``: a small input for ``model(input)`` and the shape it must give
     example: Callable[[nn.Module], tuple[Any, tuple[int, ...]]] | None = field(default=None, repr=False, compare=False)
+    #: where the constructor's ``**kwargs`` go, when not to the class its return annotation names
+    kwargs_to: Callable[..., nn.Module] | None = field(default=None, repr=False, compare=False)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -50,17 +60,20 @@ def register_model(
     task: str,
     capabilities: tuple[str, ...] | list[str] = (),
     example: Callable[[nn.Module], tuple[Any, tuple[int, ...]]] | None = None,
+    kwargs_to: Callable[..., nn.Module] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that registers a class or function building an ``nn.Module`` under ``name``.
 
     ``example(model)`` returns a small input and the output shape it must give; the registry sweep
-    test runs every registered model on it.
+    test runs every registered model on it. The constructor's annotations are the types :func:`create_model`
+    checks; ``**kwargs`` are checked against the class its return annotation names, or ``kwargs_to``.
     """
 
     def decorator(constructor: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered (by {_REGISTRY[name].constructor!r})")
-        _REGISTRY[name] = ModelInfo(name, family, paper, task, frozenset(capabilities), constructor, example)
+        _REGISTRY[name] = ModelInfo(name, family, paper, task, frozenset(capabilities), constructor, example,
+                                    kwargs_to)
         return constructor
 
     return decorator
@@ -90,17 +103,59 @@ def list_models(pattern: str = "*", family: str | None = None, capability: str |
     )
 
 
+#: the real dtype of a complex one (``torch.dtype.to_real``, which torch.compile cannot trace)
+_REAL = {torch.complex32: torch.float16, torch.complex64: torch.float32, torch.complex128: torch.float64}
+
+
+def _converter(dtype: torch.dtype) -> str:
+    """The tensor method that converts to ``dtype``: ``float()``, ``double()``, ... or ``to(torch.<dtype>)``."""
+    names = {torch.float16: "half", torch.bfloat16: "bfloat16", torch.float32: "float", torch.float64: "double"}
+    return f"{names[dtype]}()" if dtype in names else f"to({dtype})"
+
+
+def _tensors(args: tuple, kwargs: dict) -> Iterator[tuple[str, torch.Tensor]]:
+    """``(name, tensor)`` for every tensor among a forward call's arguments and the values of dict arguments."""
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        items = value.items() if isinstance(value, collections.abc.Mapping) else [(None, value)]
+        for inner, item in items:
+            if isinstance(item, torch.Tensor):
+                yield f"input {key!r}" + ("" if inner is None else f"[{inner!r}]"), item
+
+
+def check_input_dtypes(model: nn.Module, args: tuple, kwargs: dict) -> None:
+    """Forward pre-hook of every model :func:`create_model` builds: a floating input whose dtype is not the (real)
+    dtype of the model's parameters (nor, under autocast, the autocast dtype) is a ``TypeError`` that says how to
+    convert one of the two; torch's own error names neither."""
+    param = next((p for p in model.parameters() if p.is_floating_point() or p.is_complex()), None)
+    if param is None:
+        return
+    dtype = _REAL.get(param.dtype, param.dtype)
+    for where, tensor in _tensors(args, kwargs):
+        if not tensor.is_floating_point() or tensor.dtype == dtype:
+            continue
+        device = tensor.device.type
+        if not (torch.is_autocast_enabled(device) and tensor.dtype == torch.get_autocast_dtype(device)):
+            name = getattr(model, CONFIG_ATTR, {}).get("name", type(model).__name__)
+            raise TypeError(f"{name}: {where} is {tensor.dtype} but the model's parameters are {dtype}: convert the "
+                            f"input (x.{_converter(dtype)}) or the model (model.{_converter(tensor.dtype)})")
+
+
 def create_model(name: str, **kwargs) -> nn.Module:
     """Build the registered model ``name`` from plain keyword arguments.
 
-    Keyword arguments set to ``None`` are dropped (so a config can leave a key unset), and the model
-    remembers ``{"name": name, **kwargs}`` as ``model.zoo_config`` for :func:`zoo.save_pretrained`.
+    Keyword arguments set to ``None`` are dropped (so a config can leave a key unset); the others are checked
+    against the constructor's annotations (:func:`zoo.arguments.check_arguments`). The model remembers
+    ``{"name": name, **kwargs}`` as ``model.zoo_config`` for :func:`zoo.save_pretrained` and checks the dtype
+    of its inputs (:func:`check_input_dtypes`).
     """
-    constructor = model_info(name).constructor
+    info = model_info(name)
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
+    check_arguments(info.constructor, kwargs, caller=f"create_model({name!r})", prefix="model",
+                    kwargs_to=info.kwargs_to)
     try:
-        model = constructor(**kwargs)
+        model = info.constructor(**kwargs)
     except TypeError as err:
         raise TypeError(f"create_model({name!r}, ...): {err}") from err
     setattr(model, CONFIG_ATTR, {"name": name, **kwargs})
+    model.register_forward_pre_hook(check_input_dtypes, with_kwargs=True)
     return model

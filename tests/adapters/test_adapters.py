@@ -1,5 +1,6 @@
 import json
 import math
+import re
 
 import pytest
 import safetensors.torch
@@ -179,6 +180,41 @@ def test_save_load_round_trip_writes_adapters_only(net, tmp_path):
         load_adapters(nn.Sequential(nn.Linear(3, 3)), folder)
     with pytest.raises(FileNotFoundError, match="adapter_config.json"):
         load_adapters(Net(), tmp_path)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{'method': 'lora'", "Expecting property name enclosed in double quotes"),  # not JSON
+    ("[1, 2]", "it holds a JSON list, not an object"),
+    ('{"method": "dora"}', "unknown adapter method 'dora'"),
+    ('{"method": "lora", "rank": "8"}', "LoRAConfig: rank='8' is a str, expected int | list[int] (finetune.rank)"),
+    ('{"method": "lora", "dropout": "high"}', "dropout='high' is a str, expected float"),
+    ('{"method": "lora", "base_model": "s4d"}', "base_model must be null or {'name': <registered model>, ...}"),
+    ('{"method": "lora", "_target_": "os.system", "rank": 2}', "LoRAConfig has no option(s) ['_target_']"),
+])
+def test_a_bad_adapter_config_names_the_file_and_the_fix(net, tmp_path, monkeypatch, text, problem):
+    folder = save_adapters(inject_adapters(Net(), LoRAConfig(rank=2)), tmp_path / "adapters")
+    (folder / "adapter_config.json").write_text(text)
+    monkeypatch.setattr("hydra.utils.instantiate", lambda *args, **kwargs: pytest.fail("a config was instantiated"))
+    with pytest.raises(ValueError) as caught:
+        load_adapters(net, folder)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'adapter_config.json'} is not an adapter config (") and problem in message
+    assert message.endswith("expected a folder written by zoo.adapters.save_adapters (or train.py with "
+                            "finetune=flora|lora)")
+    assert not adapter_layers(net)  # the model is left as it was
+
+
+def test_adapter_weights_that_are_not_safetensors_name_the_file(net, tmp_path):
+    folder = save_adapters(inject_adapters(Net(), LoRAConfig(rank=2)), tmp_path / "adapters")
+    weights = folder / "adapter_model.safetensors"
+    weights.write_text('{"weights": "a JSON file under the safetensors name"}')
+    with pytest.raises(ValueError, match=f"^{re.escape(str(weights))} is not a safetensors file .*: expected a "
+                                         r"folder written by zoo\.adapters\.save_adapters"):
+        load_adapters(net, folder)
+    assert not adapter_layers(net)
+    weights.unlink()
+    with pytest.raises(FileNotFoundError, match="holds no adapter_model.safetensors"):
+        load_adapters(net, folder)
 
 
 def test_merge_and_unload_gives_a_plain_model(net):

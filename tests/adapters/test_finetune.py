@@ -18,7 +18,8 @@ def test_finetune_trains_only_adapters_and_saves_them(make_cfg, tmp_path, method
     pretrained = train(make_cfg(*SMALL, "trainer.max_epochs=1"))
     base = shutil.copy(pretrained["best_checkpoint"], tmp_path / "base.ckpt")
     tuned = train(make_cfg(*SMALL, "trainer.max_epochs=2", f"init_from={base}", f"finetune={method}",
-                           "finetune.rank=2", "finetune.save=both", "finetune.modules_to_save=[decoder]"))
+                           "finetune.rank=2", "finetune.save=both", "finetune.modules_to_save=[decoder]",
+                           folder="tuned"))
     assert 0 < tuned["trainable_parameters"] < tuned["parameters"]
 
     # the base weights did not move; the adapters did

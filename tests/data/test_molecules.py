@@ -99,3 +99,6 @@ def test_datamodule_batches_graphs_with_eigenpairs_and_an_ood_test_loader(tmp_pa
     assert (tmp_path / "molecules").is_dir()  # cached
     with pytest.raises(ValueError, match="width >= 38"):
         molecules.MoleculeDataModule(data_dir=str(tmp_path), width=30)
+    for key in ("max_train", "pool_size"):  # a negative size used to cut that many off the end
+        with pytest.raises(ValueError, match=f"data.{key}=-5: expected an int >= 1, or null for all the molecules"):
+            molecules.MoleculeDataModule(data_dir=str(tmp_path), **{key: -5})

@@ -30,14 +30,16 @@ def test_batches_shapes_and_train_normalisers(cls, tmp_path):
     assert data.in_channels == data.out_channels == 1 and data.resolution == low
     loaders = data.test_dataloader()
     assert [next(iter(loader))[0].shape for loader in loaders] == [coarse_shape, fine_shape]
-    # x normalised with the training split's per-channel mean and std; y in physical units, its stats kept
+    # x and y in physical units, as solved; the training split's per-channel statistics kept for the task
+    raw = data.load("train")
     train_x, train_y = data.datasets["train"].tensors
+    torch.testing.assert_close(train_x, data.subsample(raw["x"], low), rtol=0, atol=0)
+    torch.testing.assert_close(train_y, data.subsample(raw["y"], low), rtol=0, atol=0)
     axes = [0, *range(2, 2 + data.n_dim)]
-    torch.testing.assert_close(train_x.mean(axes), torch.zeros(1), rtol=0, atol=1e-5)
-    torch.testing.assert_close(train_x.std(axes), torch.ones(1), rtol=0, atol=1e-5)
-    assert data.y_mean.shape == data.y_std.shape == data.x_mean.shape == (1,)
-    torch.testing.assert_close(data.y_mean, train_y.mean(axes))
-    torch.testing.assert_close(data.y_std, train_y.std(axes))
+    assert data.x_mean.shape == data.x_std.shape == data.y_mean.shape == data.y_std.shape == (1,)
+    for name, field in (("x", train_x), ("y", train_y)):
+        torch.testing.assert_close(getattr(data, f"{name}_mean"), field.double().mean(axes).float())
+        torch.testing.assert_close(getattr(data, f"{name}_std"), field.double().std(axes).float())
     # the test resolutions hold the same samples: the coarse grid is every m-th point of the fine one
     coarse, fine = (dataset.tensors for dataset in data.test_datasets)
     step = high // low if data.periodic else (high - 1) // (low - 1)
@@ -49,9 +51,8 @@ def test_batches_shapes_and_train_normalisers(cls, tmp_path):
 def test_darcy_values_are_physical(tmp_path):
     data = make(DarcyDataModule, tmp_path)
     data.setup()
-    x, y = data.test_datasets[1].tensors
-    a = x * data.x_std + data.x_mean  # decoded coefficient
-    assert set(a.round().unique().tolist()) == {3.0, 12.0}
+    a, y = data.test_datasets[1].tensors  # the coefficient as solved, not normalised
+    assert set(a.unique().tolist()) == {3.0, 12.0}
     assert torch.all(y[..., 0, :] == 0) and torch.all(y[..., -1] == 0) and torch.all(y[..., 1:-1, 1:-1] > 0)
     assert not data.periodic and BurgersDataModule.periodic and NavierStokesDataModule.periodic
 

@@ -71,6 +71,10 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         TimeSeriesDataModule("stocks", n_features=5)
     with pytest.raises(ValueError, match="too few"):
         TimeSeriesDataModule("sines", data_dir=str(tmp_path), n_train=None, n_val=4, n_test=4, n_series=6).setup()
+    with pytest.raises(ValueError, match="n_train must be None or a positive int, got 0"):  # 0 used to mean "all"
+        TimeSeriesDataModule("sines", n_train=0)
+    with pytest.raises(ValueError, match="n_series must be None or a positive int, got -6"):
+        TimeSeriesDataModule("sines", n_series=-6)
 
 
 def test_irregular_masks_and_splines_through_the_observed_points(tmp_path):

@@ -136,8 +136,10 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(1, 1, 32))
     with pytest.raises(ValueError, match="inner model rejects the patches.*modes=8"):
         zoo.create_model("mg_tfno", levels=2, modes=8, width=4, n_layers=1)(torch.randn(1, 1, 32, 32))
-    with pytest.raises(ValueError, match="levels must be an int"):
+    with pytest.raises(ValueError, match=r"levels=-1 must be >= 0 \(model.levels\)"):
         zoo.create_model("mg_tfno", levels=-1)
+    with pytest.raises(ValueError, match="levels must be an int"):
+        MultigridPatching(FirstChannels(2, 1), -1)
     with pytest.raises(ValueError, match=r"padding_fraction must be in \[0, 0.5\)"):
         MultigridPatching(FirstChannels(2, 1), 1, padding_fraction=0.5)
     with pytest.raises(ValueError, match="wraps 2-D operators"):

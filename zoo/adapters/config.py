@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from zoo.arguments import check_arguments
+
 FLORA_INITS = ("zero_core", "lora")
 
 
@@ -113,6 +115,7 @@ def config_from_dict(values: dict) -> AdapterConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{cls.__name__} has no option(s) {unknown}; valid options: {sorted(known)}")
+    check_arguments(cls, values, caller=cls.__name__, prefix="finetune")
     return cls(**values)
 
 

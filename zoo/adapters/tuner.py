@@ -14,6 +14,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import safetensors
 import safetensors.torch
 from torch import nn
 
@@ -24,6 +25,8 @@ from zoo.checkpoint import CONFIG_ATTR, write_atomically
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG_ATTR = "zoo_adapter_config"
+#: the fix every error about an adapter folder ends with
+WRITTEN_BY = "expected a folder written by zoo.adapters.save_adapters (or train.py with finetune=flora|lora)"
 
 
 def adapter_layers(model: nn.Module) -> dict[str, AdapterLayer]:
@@ -179,14 +182,23 @@ def save_adapters(model: nn.Module, folder: str | os.PathLike) -> Path:
 
 
 def read_adapter_config(folder: str | os.PathLike) -> tuple[AdapterConfig, dict | None]:
-    """The adapter config saved in ``folder`` and the base model's config (``None`` if it was not recorded)."""
+    """The adapter config saved in ``folder`` and the base model's config (``None`` if it was not recorded).
+
+    The file is read as plain data: a key it does not know (a Hydra ``_target_`` among them) is an error, never
+    something to instantiate."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{folder} holds no {CONFIG_FILE}: expected a folder written by save_adapters "
-                                "(or train.py with finetune=flora|lora)")
-    values = json.loads(path.read_text())
-    base = values.pop("base_model", None)
-    return config_from_dict(values), base
+        raise FileNotFoundError(f"{folder} holds no {CONFIG_FILE}: {WRITTEN_BY}")
+    try:
+        values = json.loads(path.read_text())
+        if not isinstance(values, dict):
+            raise ValueError(f"it holds a JSON {type(values).__name__}, not an object")
+        base = values.pop("base_model", None)
+        if base is not None and not (isinstance(base, dict) and isinstance(base.get("name"), str)):
+            raise ValueError(f"base_model must be null or {{'name': <registered model>, ...}}, got {base!r}")
+        return config_from_dict(values), base
+    except (ValueError, TypeError) as err:  # json's errors, ours and those of the config's own checks
+        raise ValueError(f"{path} is not an adapter config ({err}): {WRITTEN_BY}") from err
 
 
 def load_adapters(model: nn.Module, folder: str | os.PathLike) -> nn.Module:
@@ -196,12 +208,18 @@ def load_adapters(model: nn.Module, folder: str | os.PathLike) -> nn.Module:
     own = getattr(model, CONFIG_ATTR, None)
     if base and own and base.get("name") != own.get("name"):
         raise ValueError(f"{folder} holds adapters for a {base['name']!r} model, not {own['name']!r}")
+    weights = Path(folder) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{folder} holds no {WEIGHTS_FILE}: {WRITTEN_BY}")
+    try:
+        state = safetensors.torch.load_file(str(weights))
+    except safetensors.SafetensorError as err:
+        raise ValueError(f"{weights} is not a safetensors file ({err}): {WRITTEN_BY}") from err
     if not adapter_layers(model):
         try:
             inject_adapters(model, config)
         except ValueError as err:
             raise ValueError(f"the adapters in {folder} do not fit this model: {err}") from None
-    state = safetensors.torch.load_file(str(Path(folder) / WEIGHTS_FILE))
     expected = adapter_state_dict(model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = [f"{key} {tuple(state[key].shape)} vs {tuple(value.shape)}" for key, value in expected.items()

@@ -36,12 +36,12 @@ import tempfile
 from collections import deque
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from zoo.cache import cached
+from zoo.data.splits import SplitDataModule
 
 log = logging.getLogger(__name__)
 
@@ -218,20 +218,25 @@ def stratified_split(labels: torch.Tensor, sizes: dict[str, int], seed: int) -> 
     return splits
 
 
-class TUAnomalyDataModule(L.LightningDataModule):
+class TUAnomalyDataModule(SplitDataModule):
     """A graph-level anomaly set read by ``torch_geometric.datasets.TUDataset`` (graph label 1 = anomaly), split
-    stratified (:func:`stratified_split`); batches are PyG ``Batch`` objects. A subclass gives :meth:`load` (the
-    dataset) and :meth:`split_sizes`; :meth:`label_counts` gives the training counts the class-balanced loss
-    needs."""
+    stratified (:func:`stratified_split`); batches are PyG ``Batch`` objects, made by PyG's own collater through
+    the shared split loaders (:mod:`zoo.data.splits`: each validation and test graph is read once under DDP). A
+    subclass gives :meth:`load` (the dataset) and :meth:`split_sizes`; :meth:`label_counts` gives the training
+    counts the class-balanced loss needs."""
 
     def __init__(self, batch_size: int, seed: int, num_workers: int, num_classes: int = 2):
-        super().__init__()
         if num_classes != 2:
             raise ValueError(f"graph-level anomaly detection has 2 classes (normal, anomaly), got {num_classes}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
-        self.splits: dict[str, torch.utils.data.Dataset] = {}
+        super().__init__(batch_size, num_workers)
+        self.seed = seed
+
+    @property
+    def collate(self):
+        """PyG's collater (``Data`` objects -> a ``Batch``), as ``torch_geometric.loader.DataLoader`` uses."""
+        from torch_geometric.loader.dataloader import Collater
+
+        return Collater(None)
 
     def load(self):
         raise NotImplementedError
@@ -250,22 +255,6 @@ class TUAnomalyDataModule(L.LightningDataModule):
         """Normal and anomalous graphs in ``split``: ``(2,)`` int64."""
         self.setup()
         return torch.bincount(self.splits[split].y, minlength=2)
-
-    def _loader(self, split: str, shuffle: bool = False):
-        from torch_geometric.loader import DataLoader
-
-        self.setup()
-        return DataLoader(self.splits[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self):
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self._loader("val")
-
-    def test_dataloader(self):
-        return self._loader("test")
 
 
 class SpectralAnomalyDataModule(TUAnomalyDataModule):

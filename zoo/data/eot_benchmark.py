@@ -24,10 +24,12 @@ LightSB with diagonal ``S`` and K ≥ 5 is *well specified*: :meth:`GaussianMixt
 **Datamodule.** Batches are unpaired ``{"x0": (B, D), "x1": (B, D)}`` float32 (x1 drawn from p1 independently of
 x0). Training draws fresh batches forever; an "epoch" is ``ceil(n_train / batch_size)`` batches. Validation is
 a fixed set of ``n_val`` pairs; the test set is the ``n_test`` test inputs of the cBW²₂-UVP (with as many
-p1 samples for the test loss). :meth:`sample_metrics` returns cBW²₂-UVP (``n_conditional`` model samples per
-test input against the true conditional moments) and BW²₂-UVP (``n_marginal`` samples of the model's p1),
-both normalised by ``tr Cov(p1)`` estimated from ``n_variance`` samples; the test inputs and the moments of p1
-are cached under ``data_dir/eot_benchmark/`` (``zoo.cache``, atomic writes).
+p1 samples for the test loss), both as fixed batches; under DDP each process evaluates its share of those
+batches (:func:`zoo.data.splits.split_loader`), each batch once. :meth:`sample_metrics` returns cBW²₂-UVP
+(``n_conditional`` model samples per test input against the true conditional moments) and BW²₂-UVP
+(``n_marginal`` samples of the model's p1), both normalised by ``tr Cov(p1)`` estimated from ``n_variance``
+samples; the test inputs and the moments of p1 are cached under ``data_dir/eot_benchmark/`` (``zoo.cache``,
+atomic writes).
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from zoo.cache import GeneratedData
+from zoo.data.sampling import ResumableTraining
+from zoo.data.splits import split_loader
 from zoo.metrics.bures import bw2_uvp, cbw2_uvp, cbw2_uvp_moments, mixture_moments
+from zoo.optional import require
 
 #: the scale s of f's covariance (0.5 s)² I for each (ε, D)
 SCALES = {0.1: {2: 0.5, 16: 1.0, 64: 8.0, 128: 8.0}, 1.0: {2: 0.5, 16: 1.0, 64: 2.0, 128: 2.0},
@@ -131,22 +136,38 @@ class GaussianMixtureBenchmark:
 
 class _Stream(IterableDataset):
     """Fresh unpaired batches ``{"x0", "x1"}`` from ``sample(n, generator)``, ``n_batches`` per pass; pass ``i``
-    uses the generator seeded with ``(seed, i)``."""
+    uses the generator seeded with ``(seed, i)``. Resumable (:class:`~zoo.data.sampling.ResumableTraining`): its
+    state is the pass to draw and the batches of it already trained on."""
 
     def __init__(self, sample, n: int, batch_size: int, seed: int):
-        self.sample, self.n, self.batch_size, self.seed, self.passes = sample, n, batch_size, seed, 0
+        self.sample, self.n, self.batch_size, self.seed = sample, n, batch_size, seed
+        self.next_pass, self._skip, self._rng = 0, 0, None
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
 
+    def state(self, trained: int, epoch_done: bool) -> dict:
+        if self.next_pass == 0:
+            return {}
+        return {"next_pass": self.next_pass, "skip": 0} if epoch_done else {"next_pass": self.next_pass - 1,
+                                                                            "skip": trained}
+
+    def resume(self, next_pass: int, skip: int, rng: Tensor | None = None) -> None:
+        self.next_pass, self._skip, self._rng = next_pass, skip, rng
+
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.passes)
-        self.passes += 1
-        for start in range(0, self.n, self.batch_size):
-            yield self.sample(min(self.batch_size, self.n - start), generator)
+        if self._rng is not None:  # a pass resumed mid-epoch (zoo.data.sampling)
+            torch.set_rng_state(self._rng)
+            self._rng = None
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.next_pass)
+        self.next_pass, skip, self._skip = self.next_pass + 1, self._skip, 0
+        for index, start in enumerate(range(0, self.n, self.batch_size)):
+            batch = self.sample(min(self.batch_size, self.n - start), generator)  # skipped ones too: same draws
+            if index >= skip:
+                yield batch
 
 
-class PairsDataModule(L.LightningDataModule):
+class PairsDataModule(ResumableTraining, L.LightningDataModule):
     """Unpaired ``{"x0": (B, D), "x1": (B, D)}`` float32 batches from samplers of p0 and p1 (subclasses define
     :meth:`sample_p0` and :meth:`sample_p1`, float64), and a plot of the first two coordinates."""
 
@@ -178,10 +199,11 @@ class PairsDataModule(L.LightningDataModule):
         x1 = self.sample_p1(x0.shape[0], generator).float()
         batches = [{"x0": x0[i:i + self.batch_size].float(), "x1": x1[i:i + self.batch_size]}
                    for i in range(0, x0.shape[0], self.batch_size)]
-        return DataLoader(batches, batch_size=None)
+        return split_loader(batches, batch_size=None)  # under DDP each process takes its share of the batches
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(_Stream(self.pairs, self.n_train, self.batch_size, self.seed), batch_size=None)
+        return DataLoader(self.train_order(_Stream(self.pairs, self.n_train, self.batch_size, self.seed)),
+                          batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         return self._fixed(self.sample_p0(self.n_val, torch.Generator().manual_seed(self.seed * 1_000_003 + 999_998)),
@@ -210,10 +232,8 @@ class PairsDataModule(L.LightningDataModule):
 
     def plot_samples(self, model: torch.nn.Module, path: str | Path, n: int = 512, n_paths: int = 8) -> None:
         """Scatter p0, p1 and the model's samples (first two coordinates) with a few SDE trajectories."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        require("matplotlib").use("Agg")
+        plt = require("matplotlib.pyplot")
         generator = torch.Generator().manual_seed(self.seed)
         x0, x1 = self.sample_p0(n, generator), self.sample_p1(n, generator)
         like = self._parameter(model)

@@ -28,9 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
 
+from zoo.arguments import accepts
 from zoo.cache import GeneratedData
 from zoo.data.graphs import GraphDataModule
 from zoo.graph.spectrum import LaplacianEigenpairs
+from zoo.optional import require
 
 ELEMENTS = ("C", "N", "O", "F", "P", "S", "Cl", "Br", "I", "other")
 BONDS = ("SINGLE", "DOUBLE", "TRIPLE", "AROMATIC")
@@ -41,18 +43,12 @@ MIN_ATOMS, MAX_ATOMS = 9, 38
 
 
 def require_rdkit():
-    """Import rdkit, or raise an error that says how to install it."""
-    try:
-        import rdkit  # noqa: F401
-    except ImportError as err:
-        raise ImportError("the molecule data sets need rdkit: pip install -e \".[chem]\" (or pip install rdkit)") from err
-    from rdkit import RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
+    """Import rdkit (the ``chem`` extra; the error names it when missing) and silence its logging."""
+    require("rdkit.RDLogger").DisableLog("rdApp.*")
 
 
 def _smiles_in_sources() -> Iterator[str]:
-    from rdkit import RDConfig
+    RDConfig = require("rdkit.RDConfig")
 
     roots = {"data": RDConfig.RDDataDir, "contrib": RDConfig.RDContribDir}
     for root, path, column, separator in SOURCES:
@@ -68,7 +64,7 @@ def molecule_pool() -> tuple[str, ...]:
     """Sorted canonical SMILES of the single-fragment molecules with 9–38 heavy atoms in rdkit's data files
     (and only single, double, triple and aromatic bonds)."""
     require_rdkit()
-    from rdkit import Chem
+    Chem = require("rdkit.Chem")
 
     pool = set()
     for smiles in _smiles_in_sources():
@@ -83,7 +79,7 @@ def molecule_pool() -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _sa_scorer():
-    from rdkit import RDConfig
+    RDConfig = require("rdkit.RDConfig")
 
     path = os.path.join(RDConfig.RDContribDir, "SA_Score", "sascorer.py")
     spec = importlib.util.spec_from_file_location("zoo_sascorer", path)
@@ -101,18 +97,15 @@ def ring_penalty(mol) -> int:
 
 def penalized_logp(mol) -> float:
     """ZINC's target: Crippen logP − SA score − ring penalty."""
-    from rdkit.Chem import Crippen
-
-    return Crippen.MolLogP(mol) - _sa_scorer().calculateScore(mol) - ring_penalty(mol)
+    return require("rdkit.Chem.Crippen").MolLogP(mol) - _sa_scorer().calculateScore(mol) - ring_penalty(mol)
 
 
 @lru_cache(maxsize=1)
 def _pains_catalog():
-    from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
-
-    params = FilterCatalogParams()
-    params.AddCatalog(FilterCatalogParams.FilterCatalogs.PAINS)
-    return FilterCatalog(params)
+    catalogs = require("rdkit.Chem.FilterCatalog")
+    params = catalogs.FilterCatalogParams()
+    params.AddCatalog(catalogs.FilterCatalogParams.FilterCatalogs.PAINS)
+    return catalogs.FilterCatalog(params)
 
 
 def has_pains_alert(mol) -> bool:
@@ -135,9 +128,7 @@ def mol_to_graph(mol) -> dict[str, torch.Tensor]:
 
 def murcko_scaffold(mol) -> str:
     """The canonical SMILES of the Bemis–Murcko scaffold ('' for an acyclic molecule)."""
-    from rdkit.Chem.Scaffolds import MurckoScaffold
-
-    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol)
+    return require("rdkit.Chem.Scaffolds.MurckoScaffold").MurckoScaffoldSmiles(mol=mol)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,9 +145,9 @@ def featurize_pool(target: str, pool_size: int | None = None) -> dict:
     ``num_atoms [G]``, ``num_edges [G]``, ``y [G]`` (float logP or 0/1 PAINS) and ``smiles`` (list of str)."""
     if target not in TARGETS:
         raise ValueError(f"unknown molecule target {target!r}: expected one of {TARGETS}")
-    from rdkit import Chem
     from rich.progress import track
 
+    Chem = require("rdkit.Chem")
     smiles = list(molecule_pool())
     if pool_size is not None:
         keep = torch.randperm(len(smiles), generator=torch.Generator().manual_seed(0))[:pool_size]
@@ -234,6 +225,9 @@ class MoleculeDataModule(GeneratedData, GraphDataModule):
         if width < MAX_ATOMS:
             raise ValueError(f"width={width} eigenpair columns cannot hold the full spectrum of the largest molecule "
                              f"({MAX_ATOMS} atoms): use width >= {MAX_ATOMS}")
+        for key, size in (("max_train", max_train), ("pool_size", pool_size)):
+            if size is not None and (not accepts(int, size) or size < 1):
+                raise ValueError(f"data.{key}={size!r}: expected an int >= 1, or null for all the molecules")
         self.data_dir, self.target, self.split, self.fractions = Path(data_dir), target, split, tuple(fractions)
         self.id_max_atoms, self.ood_min_atoms, self.max_train = id_max_atoms, ood_min_atoms, max_train
         self.seed = seed
@@ -244,9 +238,8 @@ class MoleculeDataModule(GeneratedData, GraphDataModule):
 
     @property
     def cache_path(self) -> Path:
-        from rdkit import __version__ as rdkit_version
-
         pool = "" if self.pool_size is None else f"-pool{self.pool_size}"
+        rdkit_version = require("rdkit").__version__
         return self.data_dir / "molecules" / f"{self.target}-v{_CACHE_VERSION}{pool}-rdkit{rdkit_version}.pt"
 
     def _generate(self) -> dict:

@@ -18,13 +18,20 @@ FNO's 421 -> 85 data), so ``test_dataloader()`` returns one loader per test reso
 resolution first. A resolution the solver grid cannot be subsampled to is an error that lists the
 reachable ones.
 
-**Batches** are ``(x, y)``: ``x`` ``(batch, in_channels, *spatial)`` float32, normalised per channel by the
-mean and std of the training split's inputs (scalars, so the same normaliser applies at every
-resolution); ``y`` ``(batch, out_channels, *spatial)`` float32 in physical units. After :meth:`setup`,
-``x_mean, x_std, y_mean, y_std`` (shape ``(channels,)``, training split) let a task predict normalised
-``y`` and decode it. ``periodic`` says which grid convention (and so which finite differences) applies.
-``in_channels``, ``out_channels``, ``n_dim`` and ``periodic`` are fixed by the problem; they are also
-constructor arguments, checked, so that a config can state them for the model and task configs to read.
+**Batches** are ``(x, y)`` in physical units: ``x`` ``(batch, in_channels, *spatial)`` float32, the input field
+as solved (e.g. Darcy's coefficient, 3 or 12), and ``y`` ``(batch, out_channels, *spatial)`` float32. The
+datamodule normalises nothing; after :meth:`setup` it exposes the training split's per-channel statistics
+``x_mean, x_std, y_mean, y_std`` (shape ``(channels,)``, scalars per channel, so the same ones apply at every
+resolution). :class:`zoo.tasks.OperatorTask` copies them when a fit starts, keeps them in its checkpoint and
+normalises every input with its own copy, ``(x - x_mean) / x_std``, so a checkpoint evaluated on other data
+(another contrast, a shifted set) still sees its training normalisation. ``periodic`` says which grid
+convention (and so which finite differences) applies. ``in_channels``, ``out_channels``, ``n_dim`` and
+``periodic`` are fixed by the problem; they are also constructor arguments, checked, so that a config can state
+them for the model and task configs to read.
+
+**Loaders.** Train and validation at ``resolution``, one test loader per test resolution, all through
+:func:`zoo.data.splits.split_loader`: under DDP each validation and test sample (at every resolution) is read
+on exactly one process.
 
 **Generation and cache.** Sample ``i`` of a split is drawn from ``numpy.random.default_rng([seed, split, i])``
 (split 0, 1, 2 = train, val, test), so a split's samples do not depend on the other splits' sizes, and a
@@ -48,6 +55,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from zoo.cache import cached
 from zoo.data.solvers import (burgers_initial_condition, darcy_coefficient, fno_forcing, solve_burgers, solve_darcy,
                               solve_navier_stokes, vorticity_initial_condition)
+from zoo.data.sampling import ResumableTraining
+from zoo.data.splits import split_loader
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +75,8 @@ def _positive(**values) -> None:
             raise ValueError(f"{key} must be positive, got {value!r}")
 
 
-class _PDEDataModule(L.LightningDataModule):
-    """Generation, caching, subsampling, normalisation and loaders shared by the PDE datamodules.
+class _PDEDataModule(ResumableTraining, L.LightningDataModule):
+    """Generation, caching, subsampling, training statistics and loaders shared by the PDE datamodules.
 
     A subclass sets ``name``, ``n_dim``, ``periodic``, ``chunk_size`` and ``min_solver_resolution``, and
     implements :meth:`physics` (the parameters that change the data), :meth:`sample_input` (one input
@@ -183,7 +192,7 @@ class _PDEDataModule(L.LightningDataModule):
         for split in SPLITS:
             self.load(split)
 
-    # ---- normalisation and loaders -----------------------------------------------------------------------
+    # ---- statistics and loaders --------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
@@ -195,22 +204,20 @@ class _PDEDataModule(L.LightningDataModule):
         self.y_mean, self.y_std = train_y.mean(axes).float(), train_y.std(axes).float()
         if (self.x_std == 0).any() or (self.y_std == 0).any():
             raise ValueError(f"{self.name}: a channel of the training data is constant (std 0); use more samples")
-        shape = (1, -1) + (1,) * self.n_dim
 
         def dataset(split: str, resolution: int) -> TensorDataset:
-            x = (self.subsample(data[split]["x"], resolution) - self.x_mean.view(shape)) / self.x_std.view(shape)
-            return TensorDataset(x.contiguous(), self.subsample(data[split]["y"], resolution).contiguous())
+            return TensorDataset(self.subsample(data[split]["x"], resolution).contiguous(),
+                                 self.subsample(data[split]["y"], resolution).contiguous())
 
         self.datasets = {split: dataset(split, self.resolution) for split in ("train", "val")}
         self.test_datasets = [dataset("test", resolution) for resolution in self.test_resolutions]
 
-    def _loader(self, dataset: TensorDataset, shuffle: bool = False) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+    def _loader(self, dataset: TensorDataset, train: bool = False) -> DataLoader:
+        return split_loader(dataset, self.batch_size, self.train_sampler(dataset) if train else None, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.datasets["train"], shuffle=True)
+        return self._loader(self.datasets["train"], train=True)
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
@@ -230,9 +237,9 @@ class _PDEDataModule(L.LightningDataModule):
 class DarcyDataModule(_PDEDataModule):
     """FNO's Darcy flow: ``a`` (thresholded Neumann GRF) -> ``u``, 2-D, grids with both boundaries.
 
-    ``x``: ``(batch, 1, s, s)`` normalised coefficient; ``y``: ``(batch, 1, s, s)`` pressure (0 to about 0.017,
-    zero on the boundary). The defaults (1000 / 100 / 200 samples, trained at 33², tested at 33² and 65²,
-    solved at 65²) took 28 s to generate on a busy 2-core CPU (one sparse solve per sample); FNO's data is
+    ``x``: ``(batch, 1, s, s)`` the coefficient (``a_neg`` or ``a_pos``); ``y``: ``(batch, 1, s, s)`` pressure (0 to
+    about 0.017, zero on the boundary). The defaults (1000 / 100 / 200 samples, trained at 33², tested at 33² and
+    65², solved at 65²) took 28 s to generate on a busy 2-core CPU (one sparse solve per sample); FNO's data is
     ``solver_resolution=421`` (about 2.5 s a sample) subsampled to 85 (``resolution=85``).
     """
 

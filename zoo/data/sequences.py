@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset, random_split
 
+from zoo.arguments import accepts
 from zoo.data.splits import SplitDataModule
 
 
@@ -35,7 +36,7 @@ class SeqDigitsDataModule(_SequenceDataModule):
     for fine-tuning a 10-class model). ``x``: ``(batch, 64, 1)``.
     """
 
-    length = 64
+    length, images = 64, 1797
 
     def __init__(self, num_classes: int = 10, d_input: int = 1, batch_size: int = 64, val_size: int = 180,
                  test_size: int = 360, seed: int = 0, num_workers: int = 0):
@@ -43,6 +44,12 @@ class SeqDigitsDataModule(_SequenceDataModule):
             raise ValueError(f"seq_digits has the digits 0-9: num_classes must be in [2, 10], got {num_classes}")
         if d_input != 1:
             raise ValueError(f"seq_digits sequences have 1 channel (gray pixels): set d_input=1, got {d_input}")
+        for key, size in (("val_size", val_size), ("test_size", test_size)):
+            if not accepts(int, size) or size < 0:
+                raise ValueError(f"data.{key}={size!r}: expected an int >= 0 (seq_digits has {self.images} images)")
+        if val_size + test_size >= self.images:
+            raise ValueError(f"data.val_size + data.test_size = {val_size + test_size} leaves none of seq_digits' "
+                             f"{self.images} images for training")
         super().__init__(batch_size, num_workers, seed)
         self.num_classes, self.val_size, self.test_size = num_classes, val_size, test_size
 
@@ -100,6 +107,8 @@ class SeqImageDataModule(_SequenceDataModule):
                              f"{' or 1 (grayscale)' if channels == 3 else ''}, got {d_input}")
         if num_classes != 10:
             raise ValueError(f"{dataset} has 10 classes: set num_classes=10, got {num_classes}")
+        if not accepts(float, val_fraction) or not 0 <= val_fraction < 1:
+            raise ValueError(f"data.val_fraction={val_fraction!r}: expected a fraction of the training set in [0, 1)")
         super().__init__(batch_size, num_workers, seed)
         self.dataset, self.root, self.download = dataset, Path(root), download
         self.d_input, self.num_classes, self.val_fraction, self.fake_size = d_input, num_classes, val_fraction, fake_size

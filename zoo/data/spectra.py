@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import importlib.util
 import os
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import torch
 from zoo.cache import cached
 from zoo.data.splits import SplitDataModule
 from zoo.metrics.molecules import molecule_metrics, spectrum_retrieval
+from zoo.optional import locate, require
 
 BOHR = 0.52917721092  # Å
 #: √(Hartree / (Bohr² u)) in cm⁻¹: the wavenumber of a unit eigenvalue of the mass-weighted Hessian
@@ -45,9 +45,7 @@ GRID = np.arange(500.0, 4001.0, 1.0)  # cm⁻¹, 3501 points (QM9S)
 
 
 def _calculator(numbers: np.ndarray, positions_bohr: np.ndarray):
-    from tblite.interface import Calculator
-
-    calc = Calculator("GFN2-xTB", numbers, positions_bohr)
+    calc = require("tblite.interface").Calculator("GFN2-xTB", numbers, positions_bohr)
     calc.set("verbosity", 0)
     return calc
 
@@ -163,7 +161,7 @@ ATOM_COUNT_MODES = ("true", "predicted")
 
 def canonical_smiles(mol) -> str:
     """Canonical SMILES without stereochemistry (the structure the metrics compare)."""
-    from rdkit import Chem
+    Chem = require("rdkit.Chem")
 
     mol = Chem.Mol(mol)
     Chem.RemoveStereochemistry(mol)
@@ -179,8 +177,7 @@ def molecule_arrays(numbers, positions, reference_smiles: str | None = None) -> 
     ``smiles`` (:func:`canonical_smiles`). With ``reference_smiles``, raises ``ValueError`` when the graph is
     another molecule (a geometry that rearranged, or bonds that do not fit).
     """
-    from rdkit import Chem
-    from rdkit.Chem import rdDetermineBonds
+    Chem, rdDetermineBonds = require("rdkit.Chem"), require("rdkit.Chem.rdDetermineBonds")
 
     numbers, positions = [int(z) for z in numbers], np.asarray(positions, dtype=np.float64)
     block = f"{len(numbers)}\n\n" + "".join(
@@ -228,10 +225,7 @@ def qm9_records(limit: int | None = None) -> list[dict]:
 
     Reads the wheel's CSV files directly (``import qm9pack`` needs setuptools' ``pkg_resources``).
     """
-    spec = importlib.util.find_spec("qm9pack")
-    if spec is None:
-        raise ImportError("the QM9 molecules come from the qm9pack wheel: pip install qm9pack tblite")
-    folder = Path(spec.submodule_search_locations[0]) / "data"
+    folder = locate("qm9pack") / "data"
     csv.field_size_limit(1 << 24)
     records = []
     for part in QM9_PARTS:

@@ -44,6 +44,7 @@ from zoo.checkpoint import write_atomically
 from zoo.data.splits import SplitDataModule
 from zoo.generative.ncde import spline_coeffs
 from zoo.metrics.timeseries import discriminative_scores, predictive_score
+from zoo.optional import require
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,9 @@ class TimeSeriesDataModule(SplitDataModule):
                            ("batch_size", batch_size), ("discriminative_repeats", discriminative_repeats)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
+        for key, value in (("n_train", n_train), ("n_series", n_series)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{key} must be None or a positive int, got {value!r}")
         if seq_len < 3:
             raise ValueError(f"seq_len must be at least 3, got {seq_len}")
         if not 0 <= missing < 1 or seq_len - round(missing * seq_len) < 2:
@@ -281,11 +285,8 @@ class TimeSeriesDataModule(SplitDataModule):
 
     def plot_samples(self, model, path: str | Path, n: int = 6) -> None:
         """Channel 0 of ``n`` real test sequences beside ``n`` generated ones, saved to ``path``."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        require("matplotlib").use("Agg")
+        plt = require("matplotlib.pyplot")
         self.setup()
         real, fake = self.complete["test"][:n], model.sample(n).detach().float().cpu()
         figure, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)

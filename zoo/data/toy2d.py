@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 
-import ot
 import torch
 from torch import Tensor
 
 from zoo.data.eot_benchmark import PairsDataModule
 from zoo.metrics.bures import bw2_uvp, cbw2_uvp, sample_moments
+from zoo.optional import require
 
 TARGETS = ("swiss_roll", "moons")
 
@@ -79,6 +79,7 @@ class Toy2DDataModule(PairsDataModule):
         """The entropic plan ``(n_x, n_y)`` between uniform weights on ``x`` and ``y`` (cost ‖x − y‖², reg 2ε)."""
         a = torch.full((x.shape[0],), 1 / x.shape[0], dtype=torch.float64)
         b = torch.full((y.shape[0],), 1 / y.shape[0], dtype=torch.float64)
+        ot = require("ot")
         return ot.sinkhorn(a, b, ot.dist(x, y), reg=2 * self.epsilon, method="sinkhorn_log",
                            numItermax=self.sinkhorn_iterations, stopThr=1e-9)
 

@@ -12,8 +12,9 @@ through a 1-layer bi-GRU. torchcde does the spline and the integration.
 from __future__ import annotations
 
 import torch
-import torchcde
 from torch import Tensor, nn
+
+from zoo.optional import require
 
 
 def spline_coeffs(x: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -28,7 +29,7 @@ def spline_coeffs(x: Tensor, mask: Tensor | None = None) -> Tensor:
     if mask is not None:
         x = torch.where(mask.expand_as(x) > 0, x, torch.full_like(x, float("nan")))
     t = torch.linspace(0, 1, T, dtype=x.dtype, device=x.device).expand(B, T).unsqueeze(-1)
-    return torchcde.natural_cubic_coeffs(torch.cat([t, x], -1))
+    return require("torchcde").natural_cubic_coeffs(torch.cat([t, x], -1))
 
 
 class FinalTanh(nn.Module):
@@ -58,6 +59,7 @@ class CDEEncoder(nn.Module):
         if coeffs.dim() != 3 or coeffs.shape[-1] != 4 * self.channels:
             raise ValueError(f"CDEEncoder expects spline coefficients (batch, T - 1, {4 * self.channels}) from "
                              f"zoo.generative.ncde.spline_coeffs, got {tuple(coeffs.shape)}")
+        torchcde = require("torchcde")
         X = torchcde.CubicSpline(coeffs)
         h = torchcde.cdeint(X, self.field, self.initial(X.evaluate(X.interval[0])), X.grid_points, method="rk4",
                             options={"step_size": 1.0})

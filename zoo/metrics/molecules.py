@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import torch
 
+from zoo.optional import require
+
 #: allowed valence (sum of explicit bond orders) by element and formal charge
 VALENCES = {"H": {0: 1}, "C": {0: 4, 1: 3, -1: 3}, "N": {0: 3, 1: 4, -1: 2}, "O": {0: 2, 1: 3, -1: 1},
             "F": {0: 1}}
@@ -28,7 +30,7 @@ VALENCES = {"H": {0: 1}, "C": {0: 4, 1: 3, -1: 3}, "N": {0: 3, 1: 4, -1: 2}, "O"
 
 def _sanitized(mol):
     """A sanitised copy of ``mol``, or ``None`` when rdkit rejects it (or ``mol`` is ``None``)."""
-    from rdkit import Chem
+    Chem = require("rdkit.Chem")
 
     if mol is None:
         return None
@@ -47,14 +49,14 @@ def is_valid(mol) -> bool:
 
 def is_connected(mol) -> bool:
     """Whether ``mol`` is valid and a single fragment."""
-    from rdkit import Chem
+    Chem = require("rdkit.Chem")
 
     return is_valid(mol) and len(Chem.GetMolFrags(mol)) == 1
 
 
 @lru_cache(maxsize=100_000)
 def _smiles_key(smiles: str) -> str | None:
-    from rdkit import Chem
+    Chem = require("rdkit.Chem")
 
     return structure_key(Chem.MolFromSmiles(smiles))
 
@@ -64,8 +66,8 @@ def structure_key(mol) -> str | None:
 
     ``None`` when the molecule is missing or invalid.
     """
-    from rdkit import Chem
-    from rdkit.Chem.MolStandardize import rdMolStandardize
+    Chem = require("rdkit.Chem")
+    rdMolStandardize = require("rdkit.Chem.MolStandardize.rdMolStandardize")
 
     if isinstance(mol, str):
         return _smiles_key(mol)
@@ -79,7 +81,7 @@ def structure_key(mol) -> str | None:
 
 def atom_stability(mol) -> tuple[int, int]:
     """``(stable atoms, atoms)`` of ``mol`` under :data:`VALENCES`, counting explicit bonds only."""
-    from rdkit import Chem
+    Chem = require("rdkit.Chem")
 
     kekulised = Chem.Mol(mol)
     try:
@@ -95,8 +97,8 @@ def atom_stability(mol) -> tuple[int, int]:
 
 def tanimoto(mol, reference) -> float:
     """Morgan (radius 2, 2048 bits) Tanimoto similarity of two molecules (``Mol`` or SMILES; 0 if one is invalid)."""
-    from rdkit import Chem, DataStructs
-    from rdkit.Chem import rdFingerprintGenerator
+    Chem, DataStructs = require("rdkit.Chem"), require("rdkit.DataStructs")
+    rdFingerprintGenerator = require("rdkit.Chem.rdFingerprintGenerator")
 
     mols = [Chem.MolFromSmiles(m) if isinstance(m, str) else _sanitized(m) for m in (mol, reference)]
     if any(m is None for m in mols):

@@ -49,6 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from zoo.optional import require
+
 ATOM_TYPES = ("H", "C", "N", "O", "F")
 CHARGES = (-1, 0, 1)
 MAX_BOND = 3
@@ -226,12 +228,8 @@ def graph_to_mol(atom_types: list[int], charges: list[int], bonds: Tensor, pos: 
     """An rdkit ``Mol`` with explicit hydrogens (no implicit ones are added) from type indices, formal charges
     and an (n, n) bond-order matrix (upper triangle read), with a conformer from ``pos`` (n, 3) in Å; ``None``
     when rdkit cannot sanitise it."""
-    try:
-        from rdkit import Chem, RDLogger
-        from rdkit.Geometry import Point3D
-    except ImportError as err:
-        raise ImportError("decoding molecules needs rdkit: pip install -e \".[chem]\" (or pip install rdkit)") from err
-    RDLogger.DisableLog("rdApp.*")
+    Chem, Point3D = require("rdkit.Chem"), require("rdkit.Geometry").Point3D
+    require("rdkit.RDLogger").DisableLog("rdApp.*")
     order_type = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
     mol = Chem.RWMol()
     for type_index, charge in zip(atom_types, charges):

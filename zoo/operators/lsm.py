@@ -67,6 +67,7 @@ spatial axes (2 by default).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -199,8 +200,8 @@ class LSM(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 32, num_basis: int = 12,
-                 num_tokens: int = 4, patch_size=2, padding=0, n_dim: int = 2, norm: str = "batch",
-                 n_heads: int = 8, head_width: int = 128):
+                 num_tokens: int = 4, patch_size: int | Sequence[int] = 2, padding: int | Sequence[int] = 0,
+                 n_dim: int = 2, norm: str = "batch", n_heads: int = 8, head_width: int = 128):
         super().__init__()
         if n_dim not in _CONV:
             raise ValueError(f"LSM: n_dim must be 1, 2 or 3, got {n_dim!r}")
@@ -270,8 +271,8 @@ def _example(model: LSM):
                 paper="Solving High-Dimensional PDEs with Latent Spectral Models (Wu et al., 2023)",
                 capabilities=(), example=_example)
 def lsm(in_channels: int = 1, out_channels: int = 1, width: int = 32, num_basis: int = 12, num_tokens: int = 4,
-        patch_size=2, padding=0, n_dim: int = 2, norm: str = "batch", n_heads: int = 8,
-        head_width: int = 128) -> LSM:
+        patch_size: int | Sequence[int] = 2, padding: int | Sequence[int] = 0, n_dim: int = 2, norm: str = "batch",
+        n_heads: int = 8, head_width: int = 128) -> LSM:
     """LSM with CPU-sized defaults (32² grids; the paper's Darcy: width 64, patch_size 6, padding 11 on 85²).
 
     Not resolution invariant: convolutions, pooling, patches and padding are in pixels.

@@ -40,10 +40,13 @@ the size of a coarse level.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from zoo.arguments import AtLeast
 from zoo.operators.common import check_operator_input, operator_example
 from zoo.operators.fno import TFNO_PAPER, tfno
 from zoo.registry import register_model
@@ -147,9 +150,10 @@ class MultigridPatching(nn.Module):
 
 
 @register_model("mg_tfno", family="operators", task="regression", paper=TFNO_PAPER,
-                capabilities=("resolution_invariant",), example=operator_example(32))
-def mg_tfno(in_channels: int = 1, out_channels: int = 1, levels: int = 1, padding_fraction: float = 0.0625,
-            stitching: bool = True, pad_input: bool = False, **tfno_kwargs) -> MultigridPatching:
+                capabilities=("resolution_invariant",), example=operator_example(32), kwargs_to=tfno)
+def mg_tfno(in_channels: int = 1, out_channels: int = 1, levels: Annotated[int, AtLeast(0)] = 1,
+            padding_fraction: float = 0.0625, stitching: bool = True, pad_input: bool = False,
+            **tfno_kwargs) -> MultigridPatching:
     """MG-TFNO: :class:`MultigridPatching` around a TFNO (``tfno_kwargs``: width, modes, rank, ...) that takes
     ``in_channels·(levels + 1)`` channels. Defaults: 2 × 2 patches with margins of 1/16 of each axis."""
     check_patching(levels, padding_fraction)

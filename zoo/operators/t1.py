@@ -247,9 +247,10 @@ class T1(nn.Module):
     is an int (every axis) or one int per axis; the model runs on any grid large enough for them.
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 16, modes=8, n_layers: int = 2,
-                 resolution=(32, 32), transform: str = "dct", keep_high: bool = False, inverse: bool = True,
-                 act: str = "gelu", residual: bool = True, head_width: int = 64):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 16, modes: int | Sequence[int] = 8,
+                 n_layers: int = 2, resolution: Sequence[int] = (32, 32), transform: str = "dct",
+                 keep_high: bool = False, inverse: bool = True, act: str = "gelu", residual: bool = True,
+                 head_width: int = 64):
         super().__init__()
         resolution = _positive_ints(resolution, "resolution")
         n_dim = len(resolution)
@@ -359,8 +360,8 @@ def _example(model: T1):
 @register_model("t1", family="operators", task="regression",
                 paper="Transform Once: Efficient Operator Learning in Frequency Domain (Poli et al., 2022)",
                 capabilities=("resolution_invariant",), example=_example)
-def t1(in_channels: int = 1, out_channels: int = 1, width: int = 16, modes=8, n_layers: int = 2,
-       resolution=(32, 32), transform: str = "dct", keep_high: bool = False, inverse: bool = True,
+def t1(in_channels: int = 1, out_channels: int = 1, width: int = 16, modes: int | Sequence[int] = 8, n_layers: int = 2,
+       resolution: Sequence[int] = (32, 32), transform: str = "dct", keep_high: bool = False, inverse: bool = True,
        act: str = "gelu", residual: bool = True, head_width: int = 64) -> T1:
     """T1 with small defaults (the paper's Navier–Stokes run: width 48, modes 24, 8 layers, resolution (64, 64),
     ``inverse=False`` with a relative L2 against :meth:`T1.transform_target`)."""

@@ -65,10 +65,14 @@ class ZooTask(L.LightningModule):
 
     def log_value(self, stage: str, name: str, value, batch_size: int | None = None, prog_bar: bool = False,
                   on_step: bool | None = None) -> None:
-        """Log ``{stage}/{name}`` per epoch (and per step in training). Outside training the epoch value is averaged
-        over processes (``sync_dist``), so a DDP run reports all of its samples, not rank 0's share."""
+        """Log ``{stage}/{name}`` per epoch (and per step in training), averaged over the samples (``batch_size`` a
+        batch; Lightning infers it when ``None``). Outside training the epoch value is synced over processes
+        (``sync_dist``), so a DDP run reports all of its samples, not rank 0's share: the sample counts are summed
+        as floats (Lightning keeps an int count's mean over processes as an int, which truncates it when the
+        processes hold unequal shares)."""
         self.log(f"{stage}/{name}", value, prog_bar=prog_bar, on_step=stage == "train" if on_step is None else on_step,
-                 on_epoch=True, add_dataloader_idx=False, batch_size=batch_size, sync_dist=stage != "train")
+                 on_epoch=True, add_dataloader_idx=False, batch_size=None if batch_size is None else float(batch_size),
+                 sync_dist=stage != "train")
 
     def log_metrics(self, stage: str, prediction: torch.Tensor, target: torch.Tensor) -> None:
         """Update the stage's metrics with a batch and log them (reduced over the epoch)."""

@@ -52,7 +52,8 @@ class GenerativeTask(ZooTask):
             with torch.inference_mode(False), torch.enable_grad():  # some metrics train a post-hoc classifier
                 for key, value in datamodule.sample_metrics(self.model).items():
                     self.log(f"test/{key}", float(value), add_dataloader_idx=False)
-        if callable(getattr(datamodule, "plot_samples", None)) and self.trainer.is_global_zero:
-            folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            datamodule.plot_samples(self.model, folder / "samples.png")
+        if callable(getattr(datamodule, "plot_samples", None)):
+            folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # a broadcast: every process asks
+            if self.trainer.is_global_zero:
+                folder.mkdir(parents=True, exist_ok=True)
+                datamodule.plot_samples(self.model, folder / "samples.png")

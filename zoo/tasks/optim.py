@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from zoo.arguments import accepts, check_arguments
+
 SCHEDULERS = ("cosine", "constant")
 
 
@@ -28,13 +30,18 @@ def parameter_groups(model: nn.Module) -> list[dict]:
 
 
 def build_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
-    """``config = {"name": "AdamW", "lr": ..., **kwargs}`` names any ``torch.optim`` class."""
+    """``config = {"name": "AdamW", "lr": ..., **kwargs}`` names any ``torch.optim`` class; every option is checked
+    against the class's annotations, and an error names its key (``task.optimizer.lr``)."""
     config = dict(config)
     name = config.pop("name")
     cls = getattr(torch.optim, name, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         raise ValueError(f"unknown optimizer {name!r}: expected a class of torch.optim such as 'AdamW', 'Adam' or 'SGD'")
-    return cls(parameter_groups(model), **config)
+    check_arguments(cls, config, caller=f"torch.optim.{name}", prefix="task.optimizer")
+    try:
+        return cls(parameter_groups(model), **config)
+    except ValueError as err:  # torch's range checks ("Invalid learning rate: -1") name no key
+        raise ValueError(f"task.optimizer ({name}): {err}") from err
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: dict | None, total_steps: int) -> dict | None:
@@ -46,9 +53,11 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: dict | None, total
     if not config or config.get("name") == "constant":
         return None
     config = dict(config)
-    name, warmup = config.pop("name"), int(config.pop("warmup_steps", 0))
+    name, warmup = config.pop("name"), config.pop("warmup_steps", 0)
     if name not in SCHEDULERS or config:
         raise ValueError(f"scheduler {name!r} with options {sorted(config)}: expected name in {SCHEDULERS} and only 'warmup_steps'")
+    if not accepts(int, warmup) or warmup < 0:
+        raise ValueError(f"task.scheduler.warmup_steps={warmup!r}: expected an int >= 0")
 
     def factor(step: int) -> float:
         if step < warmup:
