@@ -25,24 +25,25 @@ TINY = ["model.d_model=8", "model.n_layers=1", "model.d_state=4", "model.dropout
         "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=1", "test=false"]
 
 
-class SigtermAt(L.Callback):
-    """Send this process SIGTERM at the end of training step ``step`` (what a scheduler does to a job)."""
+class SignalAt(L.Callback):
+    """Send this process ``signum`` at the end of training step ``step`` (SIGTERM: what a scheduler does to a job)."""
 
-    def __init__(self, step: int):
-        self.step = step
+    def __init__(self, step: int, signum: signal.Signals = signal.SIGTERM):
+        self.step, self.signum = step, signum
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step == self.step:
-            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(self.signum)
 
 
 @pytest.fixture
 def sigterm_at(monkeypatch):
-    """``sigterm_at(step)``: the next ``train`` receives SIGTERM after that step."""
+    """``sigterm_at(step, signum=SIGTERM)``: the next ``train`` receives the signal after that step."""
 
-    def arm(step: int):
+    def arm(step: int, signum: signal.Signals = signal.SIGTERM):
         build = zoo.cli.build_trainer
-        monkeypatch.setattr(zoo.cli, "build_trainer", lambda cfg, callbacks=None: build(cfg, [*callbacks, SigtermAt(step)]))
+        monkeypatch.setattr(zoo.cli, "build_trainer",
+                            lambda cfg, callbacks=None: build(cfg, [*callbacks, SignalAt(step, signum)]))
 
     return arm
 
@@ -102,6 +103,16 @@ def test_resume_is_bit_exact(make_cfg, sigterm_at, stop_at, run):
     resumed = train(make_cfg(*run, f"ckpt_path={last}", folder="stopped"))
     assert resumed["global_step"] == straight["global_step"] == 6
     assert_same_training_state(state(straight["last_checkpoint"]), state(resumed["last_checkpoint"]))
+
+
+def test_ctrl_c_stops_after_the_batch_saves_and_exits_130(make_cfg, tmp_path, sigterm_at):
+    """A first Ctrl+C never leaves a half-done optimizer step in last.ckpt: the run stops at the batch boundary."""
+    sigterm_at(2, signal.SIGINT)
+    with pytest.raises(SystemExit) as stopped:
+        train(make_cfg(*TINY, "trainer.max_epochs=2"))
+    assert stopped.value.code == 128 + signal.SIGINT
+    assert state(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
 def test_resume_appends_to_the_csv_log_and_keeps_best_tracking(make_cfg, tmp_path, sigterm_at):
