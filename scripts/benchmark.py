@@ -162,7 +162,7 @@ def _graphs(n_features: int) -> list:
     import networkx as nx
     from torch_geometric.data import Data
 
-    from zoo.graph.spectrum import LaplacianEigenpairs
+    from zoo.functional import LaplacianEigenpairs
 
     generator, transform, graphs = torch.Generator().manual_seed(0), LaplacianEigenpairs(width=SPE_BATCH["n_max"]), []
     for index in range(SPE_BATCH["graphs"]):

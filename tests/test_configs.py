@@ -1,18 +1,20 @@
-"""Config sweep: every option of every group composes and instantiates; every experiment runs trainer=debug."""
+"""Config sweep: every option of every group composes and instantiates; every experiment runs trainer=debug; the
+model configs hold their constructors' defaults; the default run is the groups' defaults."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra.errors import ConfigCompositionException, InstantiationException
+from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from zoo.arguments import parameters
 from zoo.cli import CONFIG_DIR, build_trainer, train
 from zoo.data.timeseries import CSV_FILES
 from zoo.registry import list_models, model_info
 
-GROUPS = ("data", "model", "task", "trainer", "logger", "callbacks", "finetune", "experiment")
+GROUPS = ("data", "model", "task", "evaluator", "trainer", "logger", "callbacks", "finetune", "experiment")
 
 
 def options(group: str) -> list[str]:
@@ -25,15 +27,11 @@ def operator_data() -> list[str]:
             if "in_channels" in OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{option}.yaml")]
 
 
-#: (model, data, task) triples that make a working run
-TRIPLES = (("fno", "darcy", "operator"), ("spe_gine", "cycles", "regression"), ("spe_gine", "molecules", "regression"),
-           ("spe_gine", "zinc", "regression"),
-           ("rqgnn", "spectral_anomaly", "anomaly"), ("gin_mean", "spectral_anomaly", "anomaly"),
-           ("rq_logistic", "spectral_anomaly", "anomaly"), ("rqgnn", "tu_screen", "anomaly"),
-           ("lightsb", "eot_benchmark", "generative"), ("lightsb", "toy2d", "generative"),
-           ("kvae", "sines", "generative"), ("kvae", "stocks", "generative"), ("kvae", "energy", "generative"),
-           ("kvae", "pendulum", "generative"), ("diffspectra", "qm9_ir", "generative"))
-TRIPLE_GROUPS = ("model", "data", "task")
+#: (model, data) pairs that make a working run with the model's task in the registry (``model_info(model).task``)
+PAIRS = (("fno", "darcy"), ("spe_gine", "cycles"), ("spe_gine", "molecules"), ("spe_gine", "zinc"),
+         ("rqgnn", "spectral_anomaly"), ("gin_mean", "spectral_anomaly"), ("rq_logistic", "spectral_anomaly"),
+         ("rqgnn", "tu_screen"), ("lightsb", "eot_benchmark"), ("lightsb", "toy2d"), ("kvae", "sines"),
+         ("kvae", "stocks"), ("kvae", "energy"), ("kvae", "pendulum"), ("diffspectra", "qm9_ir"))
 
 
 def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:
@@ -44,38 +42,66 @@ def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:
 
 
 def companions(group: str, option: str) -> list[str]:
-    """The overrides an option needs to make a working run: the rest of the first triple holding it (any operator
-    model or operator data set stands in for fno or darcy)."""
-    if group not in TRIPLE_GROUPS:
+    """The overrides an option needs to make a working run: a model (the first registered for a task, the first pair's
+    for data), the data of its first pair and its registered task (any operator model or operator data set stands in
+    for fno or darcy; sequence data runs with the default model and task)."""
+    if group == "model":
+        model = option
+    elif group == "data":
+        key = "darcy" if option in operator_data() else option
+        model = next((name for name, data in PAIRS if data == key), None)
+    elif group == "task":
+        model = next(name for name in list_models() if model_info(name).task == option)
+    else:
+        model = None
+    if model is None:
         return []
-    key = option
-    if group == "model" and option in list_models(family="operators"):
-        key = "fno"
-    if group == "data" and option in operator_data():
-        key = "darcy"
-    index = TRIPLE_GROUPS.index(group)
-    for triple in TRIPLES:
-        if triple[index] == key:
-            return [f"{name}={value}" for name, value in zip(TRIPLE_GROUPS, triple) if name != group]
-    return []
+    task = model_info(model).task
+    key = "fno" if task == "operator" else model
+    run = {"model": model, "data": next((data for name, data in PAIRS if name == key), None), "task": task}
+    return [f"{name}={value}" for name, value in run.items() if name != group and value is not None]
 
 
 @pytest.mark.parametrize("group,option", [(group, option) for group in GROUPS for option in options(group)])
 def test_every_option_composes_and_instantiates(make_cfg, group, option):
-    overrides = [f"{group}={option}", *companions(group, option)]
-    generative = [name for name in list_models() if model_info(name).task == "generative"]
-    if option == "generative" and generative:
-        overrides.append(f"model={generative[0]}")
-    cfg = make_cfg(*overrides)
+    cfg = make_cfg(f"{group}={option}", *companions(group, option))
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     instantiate(cfg.data)
-    if option == "generative" and not generative:  # no generative model registered yet: a clear refusal
-        with pytest.raises(InstantiationException, match="has no loss\\(batch\\) method"):
-            instantiate(cfg.task, _convert_="all")
-    else:
-        instantiate(cfg.task, _convert_="all")
+    instantiate(cfg.get("evaluator"))
+    instantiate(cfg.task, _convert_="all")
     if cfg.trainer.accelerator == "cpu":
         build_trainer(cfg)
+
+
+@pytest.mark.parametrize("option", options("model"))
+def test_model_configs_hold_the_constructors_defaults(make_cfg, option):
+    """Every key of configs/model/<option>.yaml is an argument of the registered constructor, and every value that
+    is not a ``${...}`` interpolation is its default: ``create_model(name)`` builds what ``model=<name>`` does."""
+    model = OmegaConf.to_container(make_cfg(f"model={option}").model)
+    info = model_info(model.pop("name"))
+    defaults = {key: default for key, (_, default) in parameters(info.constructor, info.kwargs_to).items()}
+    for key, value in model.items():
+        assert key in defaults, f"configs/model/{option}.yaml: {key} is not an argument of {info.name}"
+        default = list(defaults[key]) if isinstance(defaults[key], tuple) else defaults[key]
+        assert "${" in str(value) or value == default, \
+            f"configs/model/{option}.yaml: {key} is {value!r}, but the default of {info.name} is {default!r}"
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_trains_its_model_with_the_registered_task(make_cfg, experiment):
+    cfg = make_cfg(f"experiment={experiment}")
+    registered = OmegaConf.load(Path(CONFIG_DIR) / "task" / f"{model_info(cfg.model.name).task}.yaml")
+    assert cfg.task._target_ == registered.task._target_
+
+
+def test_the_default_run_is_the_groups_defaults_named_after_its_model(make_cfg):
+    """``python train.py`` is the s4d_seq_digits experiment under its model's name; other groups name their own run."""
+    default, experiment = make_cfg(), make_cfg("experiment=s4d_seq_digits")
+    assert (default.name, experiment.name) == ("s4d", "s4d_seq_digits")
+    unnamed = [{key: value for key, value in OmegaConf.to_container(cfg).items() if key != "name"}
+               for cfg in (default, experiment)]
+    assert unnamed[0] == unnamed[1]
+    assert make_cfg("model=fno", "data=darcy", "task=operator").name == "fno"
 
 
 def test_eval_config_needs_a_checkpoint(make_cfg):

@@ -51,7 +51,7 @@ for module in pkgutil.walk_packages(zoo.__path__, "zoo."):
 for name in zoo.list_models():
     zoo.create_model(name)
 
-from zoo.generative.ncde import spline_coeffs
+from zoo.functional import spline_coeffs
 
 try:
     spline_coeffs(torch.zeros(1, 3, 1))

@@ -1,6 +1,8 @@
 import copy
+import importlib
 import inspect
 import pickle
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +11,9 @@ from torch import nn
 
 import zoo
 from zoo.arguments import accepts, parameters
+from zoo.checkpoint import CONFIG_DIR
 from zoo.molecules.dmt import random_batch
-from zoo.registry import _REGISTRY, model_info
+from zoo.registry import _REGISTRY, CAPABILITIES, TASKS, model_info
 from zoo.ssm.s4d import S4DModel
 
 
@@ -21,6 +24,39 @@ def test_list_models_wildcards_family_capability():
     assert "s4d" not in zoo.list_models(family="operators")
     assert "s4d" in zoo.list_models(capability="step")
     assert zoo.list_models("no_such_*") == []
+
+
+def test_an_unknown_capability_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"list_models: unknown capability 'stepp'; known: step, sequence, "):
+        zoo.list_models(capability="stepp")
+
+
+def test_the_tasks_are_the_task_configs():
+    assert sorted(TASKS) == sorted(path.stem for path in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_one_hop_finds_the_model_and_its_task_config(name):
+    """``info.module`` defines the model's class and names the model; ``info.task`` is a task config."""
+    info = model_info(name)
+    assert type(zoo.create_model(name)).__module__ == info.module
+    assert info.module.startswith(f"zoo.{info.family}.")
+    assert f'"{name}"' in inspect.getsource(importlib.import_module(info.module)), f"{name}: not named in {info.module}"
+    assert (Path(CONFIG_DIR) / "task" / f"{info.task}.yaml").is_file()
+    assert info.capabilities <= set(CAPABILITIES)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("task", "regresion", "register_model('new'): unknown task 'regresion'; the task configs are anomaly, "),
+    ("capabilities", ("step", "stepping"), "register_model('new'): unknown capability 'stepping'; known: step, "),
+])
+def test_an_unknown_task_or_capability_is_refused_at_registration(monkeypatch, field, value, message):
+    monkeypatch.setattr("zoo.registry._REGISTRY", dict(_REGISTRY))
+    arguments = {"family": "test", "paper": "-", "task": "regression", field: value}
+    with pytest.raises(ValueError) as caught:
+        zoo.register_model("new", **arguments)(nn.Identity)
+    assert message in str(caught.value)
+    assert "new" not in zoo.list_models()
 
 
 def test_unknown_model_lists_close_matches():

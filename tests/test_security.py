@@ -36,6 +36,7 @@ def payloads(marker: Path) -> dict[str, tuple[str, dict]]:
     makedirs = {"_target_": "os.makedirs", "name": str(marker)}
     return {
         "makedirs as data": ("zoo_config.data._target_", {"data": makedirs}),
+        "makedirs as evaluator": ("zoo_config.evaluator._target_", {"evaluator": makedirs}),
         "open as task": ("zoo_config.task._target_", {"task": {"_target_": "builtins.open", "file": str(marker),
                                                                "mode": "w"}}),
         "nested target": ("zoo_config.data.batch_size._target_",
@@ -102,9 +103,10 @@ def test_adapter_files_are_read_as_data(checkpoint, tmp_path):
 
 
 def test_only_the_repositorys_zoo_targets_are_accepted():
-    data, task = config_targets("data"), config_targets("task")
+    data, task, evaluator = config_targets("data"), config_targets("task"), config_targets("evaluator")
     assert "zoo.data.SeqDigitsDataModule" in data and "zoo.tasks.ClassificationTask" in task
-    assert all(target.startswith("zoo.") for target in data | task)
+    assert "zoo.evaluation.timeseries.TimeSeriesEvaluator" in evaluator
+    assert all(target.startswith("zoo.") for target in data | task | evaluator)
 
 
 def test_a_real_run_still_evaluates(checkpoint, make_cfg):

@@ -1,10 +1,12 @@
 """Regression and generative tasks, and the relative L2 metric, on tiny models."""
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
 
 import zoo
+from zoo.evaluation import Evaluator
 from zoo.metrics import RelativeL2Error, relative_l2
 from zoo.registry import _REGISTRY
 from zoo.tasks import ClassificationTask, GenerativeTask, RegressionTask
@@ -83,6 +85,37 @@ def test_generative_task_uses_model_loss(monkeypatch):
     assert torch.allclose(task.model.mean, data.mean(0), atol=0.02)
     with pytest.raises(TypeError, match="'s4d' has no loss\\(batch\\) method"):
         GenerativeTask({"name": "s4d"}, OPTIMIZER)
+
+
+class Recorder(Evaluator):
+    """Scores the Gaussian fit by its mean's norm and writes a stand-in figure; remembers its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, datamodule):
+        self.calls.append((model, datamodule, torch.is_grad_enabled()))
+        return {"mean_norm": model.mean.norm().item()}
+
+    def plot(self, model, datamodule, path):
+        path.write_text("figure")
+
+
+def test_generative_task_scores_with_its_evaluator_after_testing(monkeypatch, tmp_path):
+    monkeypatch.setattr("zoo.registry._REGISTRY", dict(_REGISTRY))
+    zoo.register_model("gaussian_fit", family="test", paper="-", task="generative")(GaussianFit)
+    logged = {}
+    monkeypatch.setattr("lightning.LightningModule.log", lambda self, name, value, **_: logged.update({name: value}))
+    evaluator = Recorder()
+    task = GenerativeTask({"name": "gaussian_fit"}, OPTIMIZER, evaluator=evaluator)
+    data = L.LightningDataModule.from_datasets(test_dataset=torch.randn(16, 3), batch_size=8)
+    trainer = L.Trainer(default_root_dir=tmp_path, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.test(task, datamodule=data, verbose=False)
+    assert evaluator.calls == [(task.model, data, True)]  # once, after the test loop, gradients on
+    assert logged["test/mean_norm"] == 0.0 and (tmp_path / "samples.png").read_text() == "figure"
+    trainer.save_checkpoint(tmp_path / "task.ckpt")  # the evaluator is no hyper-parameter: a plain checkpoint
+    assert set(torch.load(tmp_path / "task.ckpt", weights_only=True)["hyper_parameters"]) == {"model", "optimizer",
+                                                                                             "scheduler"}
 
 
 @pytest.mark.parametrize("optimizer, scheduler, error, message", [

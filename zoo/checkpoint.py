@@ -34,7 +34,9 @@ _EXPECTED = "a .ckpt written by zoo's train.py, or a folder written by zoo.save_
 #: the repository's Hydra configs: the only place a ``_target_`` (code to call) may come from
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 #: the parts of a stored run config that eval.py rebuilds, each from the config group of the same name
-REBUILT = ("data", "task")
+REBUILT = ("data", "task", "evaluator")
+#: the rebuilt parts a run config may lack or hold as null (a run without an evaluator, or one from before them)
+OPTIONAL = ("evaluator",)
 
 
 class CheckpointError(ValueError):
@@ -67,11 +69,11 @@ def _directives(value, key: str) -> list[str]:
 def run_config(checkpoint: dict, path: str | os.PathLike) -> dict | None:
     """The run config ``train.py`` stored in ``checkpoint`` (``checkpoint["zoo_config"]``), or ``None``.
 
-    It is data, never code: its ``data`` and ``task`` sections (the ones :data:`REBUILT` from it) must name a
-    ``_target_`` that an option of the repository's config group of the same name names, and hold no other
-    Hydra key (``_args_``, ``_partial_``, a nested ``_target_``, ...) at any depth; anything else is a
-    :class:`CheckpointError` that names the file and the key. The other sections (trainer, callbacks, ...) are
-    never rebuilt from a checkpoint.
+    It is data, never code: its ``data`` and ``task`` sections and its ``evaluator`` if it has one (the ones
+    :data:`REBUILT` from it) must name a ``_target_`` that an option of the repository's config group of the same
+    name names, and hold no other Hydra key (``_args_``, ``_partial_``, a nested ``_target_``, ...) at any depth;
+    anything else is a :class:`CheckpointError` that names the file and the key. The other sections (trainer,
+    callbacks, ...) are never rebuilt from a checkpoint.
     """
     config = checkpoint.get("zoo_config")
     if config is None:
@@ -80,6 +82,8 @@ def run_config(checkpoint: dict, path: str | os.PathLike) -> dict | None:
         raise CheckpointError(f"{path}: zoo_config is a {type(config).__name__}, not the run config train.py writes")
     for section in REBUILT:
         values = config.get(section)
+        if values is None and section in OPTIONAL:
+            continue
         if not isinstance(values, dict):
             raise CheckpointError(f"{path}: zoo_config.{section} is missing or not a mapping; expected the "
                                   f"{section} config train.py writes")

@@ -46,7 +46,6 @@ from zoo.checkpoint import (
     save_pretrained,
 )
 from zoo.registry import create_model
-from zoo.ssm.robustness import fourier_noise
 
 CONFIG_DIR = str(CONFIG_PATH)
 #: a file in every run folder naming the process that took it (two runs never share a folder)
@@ -90,8 +89,8 @@ OmegaConf.register_new_resolver("zoo_stamp", run_stamp, use_cache=True, replace=
 #: hparams_search=optuna: a task's ``monitor.mode`` (min / max) as Optuna's direction
 OmegaConf.register_new_resolver("optuna_direction", lambda mode: {"min": "minimize", "max": "maximize"}[mode],
                                 replace=True)
-#: test-time perturbations for ``eval.py +eval.noise=<name>`` (options: ``+eval.amplitude``, ``+eval.omega``)
-NOISES = {"fourier": fourier_noise}
+#: test-time perturbations for ``eval.py +eval.noise=<name>``: the ``_target_`` of ``configs/noise/<name>.yaml``
+NOISE_DIR = Path(CONFIG_DIR) / "noise"
 console = Console(soft_wrap=True)  # no line breaks inside paths and commands that users copy
 
 
@@ -305,7 +304,7 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = read_checkpoint(ckpt_path) if ckpt_path else None  # missing, corrupt, foreign, tampered: refused
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    task = instantiate(cfg.task, _convert_="all")
+    task = instantiate(cfg.task, _convert_="all", **task_objects(instantiate(cfg.get("evaluator"))))
     if cfg.get("init_from"):
         initialise_from(task.model, cfg.init_from, cfg.model.name, cfg.init.strict, dict(cfg.init.remap))
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -354,12 +353,52 @@ def train(cfg: DictConfig) -> dict:
     return summary
 
 
-def rebuild(section: dict):
-    """The datamodule or task of a stored run config section that :func:`zoo.checkpoint.run_config` checked: the class
-    its ``_target_`` names (one the repository's configs name) called with its plain values. Hydra's
+def task_objects(evaluator) -> dict:
+    """What a task takes beside its config: ``{"evaluator": evaluator}`` (the generative task's, kept out of its
+    hyper-parameters), or nothing for a run without one."""
+    return {} if evaluator is None else {"evaluator": evaluator}
+
+
+#: evaluation settings that data configs held before ``configs/evaluator/`` (issue 15): for each data ``_target_``,
+#: the evaluator option that took them over and each data key's name there
+LEGACY_EVALUATION = {
+    "zoo.data.timeseries.TimeSeriesDataModule": ("timeseries", {
+        "discriminative_iterations": "discriminative_iterations", "discriminative_repeats": "discriminative_repeats",
+        "predictive_iterations": "predictive_iterations", "metric_batch_size": "batch_size"}),
+    "zoo.data.eot_benchmark.EOTBenchmarkDataModule": ("eot_benchmark", {"n_conditional": "n_conditional",
+                                                                         "n_marginal": "n_marginal"}),
+    "zoo.data.toy2d.Toy2DDataModule": ("sinkhorn", {"n_reference": "n_reference", "n_conditional": "n_conditional",
+                                                    "sinkhorn_iterations": "sinkhorn_iterations"}),
+    "zoo.data.spectra.SpectraDataModule": ("spectra", {"n_sample_spectra": "n_spectra", "k": "k",
+                                                       "sample_steps": "sample_steps", "atom_count": "atom_count"}),
+}
+
+
+def upgrade_run_config(run: dict) -> dict:
+    """A stored run config (checked by :func:`zoo.checkpoint.run_config`) in today's layout. One written before
+    evaluators had their own group keeps the evaluation settings in ``data`` and has no ``evaluator``: the settings
+    of a data target of :data:`LEGACY_EVALUATION` move into its evaluator option, read from the repository's
+    ``configs/evaluator/<option>.yaml`` (so the ``_target_`` comes from there, never from the checkpoint). Any other
+    run config is returned as it is."""
+    data = run["data"]
+    option, keys = LEGACY_EVALUATION.get(data["_target_"], (None, {}))
+    settings = {new: data[old] for old, new in keys.items() if old in data}
+    if not settings:
+        return run
+    evaluator = OmegaConf.to_container(OmegaConf.load(CONFIG_PATH / "evaluator" / f"{option}.yaml"))
+    return {**run, "data": {key: value for key, value in data.items() if key not in keys},
+            "evaluator": {**evaluator, **settings}}
+
+
+def rebuild(section: dict | None, **objects):
+    """The datamodule, evaluator or task of a stored run config section that :func:`zoo.checkpoint.run_config`
+    checked: the class its ``_target_`` names (one the repository's configs name) called with its plain values and
+    ``objects`` (built here: :func:`task_objects`); ``None`` for a section the run leaves out. Hydra's
     ``instantiate`` never sees data read from a file."""
+    if section is None:
+        return None
     values = dict(section)
-    return get_class(values.pop("_target_"))(**values)
+    return get_class(values.pop("_target_"))(**values, **objects)
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -369,9 +408,11 @@ def evaluate(cfg: DictConfig) -> dict:
     if run is None:
         raise CheckpointError(f"{cfg.ckpt_path} has no 'zoo_config' entry: eval.py needs a checkpoint written by "
                               "zoo's train.py (use zoo.load_model for the weights alone)")
+    run = upgrade_run_config(run)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data) if cfg.get("data") else rebuild(run["data"])
-    task = rebuild(run["task"])
+    evaluator = instantiate(cfg.evaluator) if cfg.get("evaluator") else rebuild(run.get("evaluator"))
+    task = rebuild(run["task"], **task_objects(evaluator))
     adapters, _ = finetune_options(run.get("finetune"))
     if adapters:  # a fine-tuned run's checkpoint holds the adapted model
         add_adapters(task.model, adapters)
@@ -390,10 +431,13 @@ def evaluate(cfg: DictConfig) -> dict:
 
 def _noisy_test(trainer: L.Trainer, task: L.LightningModule, datamodule, noise: str, seed: int,
                 **options) -> dict[str, float]:
-    """Test again under a test-time perturbation; metrics are reported as ``noisy/<metric>``."""
-    if noise not in NOISES:
-        raise ValueError(f"unknown eval.noise {noise!r}: expected one of {sorted(NOISES)}")
-    with NOISES[noise](task.model, seed=seed, **options) as omega:
+    """Test again under the test-time perturbation ``configs/noise/<noise>.yaml``: its ``_target_``, a context
+    manager called with the model, ``seed`` and the other ``eval`` options (``+eval.amplitude=2``), perturbs the
+    model inside the block and yields its frequency. Metrics are reported as ``noisy/<metric>``."""
+    known = sorted(path.stem for path in NOISE_DIR.glob("*.yaml"))
+    if noise not in known:
+        raise ValueError(f"unknown eval.noise {noise!r}: expected one of {known} (configs/noise/)")
+    with instantiate(OmegaConf.load(NOISE_DIR / f"{noise}.yaml"), task.model, seed=seed, **options) as omega:
         metrics = _merged(trainer.test(task, datamodule=datamodule, verbose=False))
     return {**{f"noisy/{key}": value for key, value in metrics.items()}, "noisy/omega": omega}
 

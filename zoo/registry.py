@@ -9,7 +9,11 @@ rebuild it::
     def s4d(d_model: int = 64, **kwargs) -> S4DModel: ...
 
     zoo.list_models("s4*")                  # ['s4d']
+    zoo.model_info("s4d").module            # 'zoo.ssm.s4d', where S4DModel is defined
     zoo.create_model("s4d", d_model=128)    # an nn.Module
+
+``task`` names the task config that trains the model (``configs/task/<task>.yaml``, one of :data:`TASKS`) and
+``capabilities`` come from :data:`CAPABILITIES`: a name outside either is an error at registration.
 
 :func:`create_model` checks every keyword argument against the constructor's annotations before it builds
 the model, and the model it returns refuses a floating input whose dtype is not its parameters': a bad value
@@ -21,6 +25,8 @@ from __future__ import annotations
 import collections.abc
 import difflib
 import fnmatch
+import functools
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -32,6 +38,20 @@ from zoo.arguments import check_arguments
 #: attribute under which :func:`create_model` records ``{"name": ..., **kwargs}`` on the model it builds
 CONFIG_ATTR = "zoo_config"
 
+#: the task configs, ``configs/task/<task>.yaml``: the objective a registered model trains with
+TASKS = ("anomaly", "classification", "generative", "operator", "regression")
+
+#: what a model can do besides ``forward``, for ``list_models(capability=...)``
+CAPABILITIES = {
+    "step": "a recurrent mode: setup_step(), default_state(batch), step(x, state) -> (y, state)",
+    "sequence": "maps (batch, length, d_input) sequences",
+    "resolution_invariant": "trains on one grid and evaluates on another",
+    "graph_level": "one output per graph of a torch_geometric Batch",
+    "sample": "sample(...) draws new data",
+    "irregular": "takes irregularly sampled sequences",
+    "pretraining": "a self-supervised loss(batch) that pre-trains an encoder",
+}
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -40,7 +60,10 @@ class ModelInfo:
     name: str
     family: str
     paper: str
+    #: the task config that trains it: ``configs/task/<task>.yaml``
     task: str
+    #: the module that defines the model's class, e.g. ``"zoo.ssm.s4d"``
+    module: str
     capabilities: frozenset[str] = field(default_factory=frozenset)
     constructor: Callable[..., nn.Module] | None = field(default=None, repr=False, compare=False)
     #: ``example(model) -> (input, output_shape)``: a small input for ``model(input)`` and the shape it must give
@@ -64,19 +87,42 @@ def register_model(
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that registers a class or function building an ``nn.Module`` under ``name``.
 
-    ``example(model)`` returns a small input and the output shape it must give; the registry sweep
-    test runs every registered model on it. The constructor's annotations are the types :func:`create_model`
-    checks; ``**kwargs`` are checked against the class its return annotation names, or ``kwargs_to``.
+    ``task`` is one of :data:`TASKS` and each capability a key of :data:`CAPABILITIES`; a function's return
+    annotation names the class it builds, whose module :attr:`ModelInfo.module` records. ``example(model)``
+    returns a small input and the output shape it must give; the registry sweep test runs every registered model
+    on it. The constructor's annotations are the types :func:`create_model` checks; ``**kwargs`` are checked
+    against the class its return annotation names, or ``kwargs_to``.
     """
 
     def decorator(constructor: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered (by {_REGISTRY[name].constructor!r})")
-        _REGISTRY[name] = ModelInfo(name, family, paper, task, frozenset(capabilities), constructor, example,
-                                    kwargs_to)
+        if task not in TASKS:
+            raise ValueError(f"register_model({name!r}): unknown task {task!r}; the task configs are "
+                             f"{', '.join(TASKS)} (configs/task/<task>.yaml)")
+        for capability in capabilities:
+            _check_capability(capability, f"register_model({name!r})")
+        _REGISTRY[name] = ModelInfo(name=name, family=family, paper=paper, task=task, module=_module(constructor),
+                                    capabilities=frozenset(capabilities), constructor=constructor, example=example,
+                                    kwargs_to=kwargs_to)
         return constructor
 
     return decorator
+
+
+def _check_capability(capability: str, caller: str) -> None:
+    if capability not in CAPABILITIES:
+        raise ValueError(f"{caller}: unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+
+
+def _module(constructor: Callable[..., nn.Module]) -> str:
+    """The module that defines the class ``constructor`` builds: the class itself (or a ``functools.partial``'s),
+    else the class its return annotation names; without one, the module that defines ``constructor``."""
+    target = constructor.func if isinstance(constructor, functools.partial) else constructor
+    if not isinstance(target, type):
+        returned = typing.get_type_hints(target).get("return")
+        target = returned if isinstance(returned, type) else target
+    return target.__module__
 
 
 def _unknown(name: str) -> KeyError:
@@ -93,7 +139,10 @@ def model_info(name: str) -> ModelInfo:
 
 
 def list_models(pattern: str = "*", family: str | None = None, capability: str | None = None) -> list[str]:
-    """Sorted names matching an fnmatch ``pattern`` (``"s4*"``), optionally of one family or capability."""
+    """Sorted names matching an fnmatch ``pattern`` (``"s4*"``), optionally of one family or capability (a key of
+    :data:`CAPABILITIES`)."""
+    if capability is not None:
+        _check_capability(capability, "list_models")
     return sorted(
         info.name
         for info in _REGISTRY.values()

@@ -1,5 +1,5 @@
 """IR spectra for DiffSpectra: the harmonic analysis against closed forms, GFN2-xTB bands against textbook ranges
-and experiment, the graphs, the shard datamodule, the QM9S reader and sample_metrics with an oracle model."""
+and experiment, the graphs, the shard datamodule and the QM9S reader (the evaluator: tests/evaluation)."""
 
 import importlib.util
 import math
@@ -160,8 +160,6 @@ def test_datamodule_errors(tmp_path, shard_dir):
         SpectraDataModule(data_dir=str(tmp_path / "empty")).setup()
     with pytest.raises(ValueError, match="only 12 are available"):
         SpectraDataModule(data_dir=str(shard_dir), n_train=20, n_val=3, n_test=2).setup()
-    with pytest.raises(ValueError, match="atom_count"):
-        SpectraDataModule(atom_count="guess")
 
 
 def test_read_qm9s_fixture(tmp_path):
@@ -181,58 +179,6 @@ def test_read_qm9s_fixture(tmp_path):
     assert sorted(item["smiles"] for split in data.splits.values() for item in split) == ["C=O", "CO", "O"]
     with pytest.raises(FileNotFoundError, match="ir_broaden.csv"):
         read_qm9s(tmp_path / "cache")
-
-
-class OracleModel(torch.nn.Module):
-    """Returns the true molecule as the first of every k samples of a spectrum and ``None`` for the others."""
-
-    def __init__(self, test: list[dict], k: int):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.lookup = {int(item["spectrum"].argmax()): item["smiles"] for item in test}
-        self.k, self.calls = k, []
-
-    def sample(self, spectrum, n_atoms=None, n_steps=None):
-        self.calls.append((spectrum.shape, None if n_atoms is None else n_atoms.tolist(), n_steps))
-        out = []
-        for row, one in enumerate(spectrum):
-            mol = Chem.AddHs(Chem.MolFromSmiles(self.lookup[int(one.argmax())])) if row % self.k == 0 else None
-            out.append((mol, torch.zeros(1, 3)))
-        return out
-
-
-def test_sample_metrics_with_an_oracle(shard_dir):
-    data = SpectraDataModule(data_dir=str(shard_dir), n_train=6, n_val=2, n_test=4, batch_size=3, k=2,
-                             n_sample_spectra=3, sample_steps=7)
-    data.setup()
-    model = OracleModel(data.splits["test"], k=2)
-    metrics = data.sample_metrics(model)
-    assert [call[0] for call in model.calls] == [(6, 3501)]  # 3 spectra × k = 2 in one batch
-    assert model.calls[0][1] == [n for item in data.splits["test"][:3] for n in [len(item["atom_types"])] * 2]
-    assert model.calls[0][2] == 7
-    assert metrics["top1"] == metrics["top2"] == 1.0 and metrics["validity"] == metrics["connected"] == 0.5
-    assert metrics["atom_stability"] == 1.0 and metrics["molecule_stability"] == 0.5 and metrics["tanimoto"] == 1.0
-    assert metrics["true_atom_count"] == 1.0
-    # the retrieval baseline on the same spectra comes along (its values: tests/test_molecule_metrics.py)
-    assert set(metrics) >= {"nn_top1", "nn_top2", "nn_tanimoto"}
-    predicted = SpectraDataModule(data_dir=str(shard_dir), n_train=6, n_val=2, n_test=4, k=2, n_sample_spectra=3,
-                                  atom_count="predicted")
-    predicted.setup()
-    model = OracleModel(predicted.splits["test"], k=2)
-    assert predicted.sample_metrics(model)["true_atom_count"] == 0.0 and model.calls[0][1] is None
-
-
-def test_sample_metrics_is_tiny_under_fast_dev_run(shard_dir):
-    from types import SimpleNamespace
-
-    data = SpectraDataModule(data_dir=str(shard_dir), n_train=6, n_val=2, n_test=4, k=10, n_sample_spectra=4,
-                             sample_steps=100)
-    data.setup()
-    data.trainer = SimpleNamespace(fast_dev_run=True)
-    model = OracleModel(data.splits["test"], k=2)
-    metrics = data.sample_metrics(model)
-    assert model.calls[0][0] == (4, 3501) and model.calls[0][2] == 5  # 2 spectra × 2 samples, 5 steps
-    assert metrics["top1"] == metrics["top2"] == 1.0
 
 
 def test_build_first_reads_qm9pack_and_builds_the_smallest_molecules():

@@ -91,26 +91,3 @@ def test_irregular_masks_and_splines_through_the_observed_points(tmp_path):
     observed = mask > 0
     assert torch.allclose(values[observed].float(), complete[observed], atol=1e-5)
     assert module.cache_path().is_file()
-
-
-class _Replay(torch.nn.Module):
-    """A "model" whose samples are given sequences (real ones, or a constant)."""
-
-    def __init__(self, data):
-        super().__init__()
-        self.data = data
-
-    def sample(self, n):
-        return self.data[:n]
-
-
-def test_sample_metrics_score_the_models_samples_against_the_test_split(tmp_path):
-    module = TimeSeriesDataModule("sines", data_dir=str(tmp_path), n_train=8, n_val=4, n_test=200,
-                                  discriminative_iterations=150, predictive_iterations=20, metric_batch_size=64,
-                                  discriminative_repeats=2)
-    module.setup()
-    scores = module.sample_metrics(_Replay(torch.zeros(200, 24, 5)))  # a constant generator: told apart
-    assert set(scores) == {"discriminative", "discriminative_std", "predictive"}
-    assert scores["discriminative"] > 0.45 and scores["discriminative_std"] < 0.05 and 0 < scores["predictive"] < 1
-    with pytest.raises(ValueError, match=r"model.sample\(200\) gave shape \(200, 24, 4\)"):
-        module.sample_metrics(_Replay(torch.zeros(200, 24, 4)))

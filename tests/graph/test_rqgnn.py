@@ -6,8 +6,7 @@ from scipy.sparse import csgraph
 from torch_geometric.data import Batch, Data
 
 import zoo
-from zoo.graph.rqgnn import (ChebyshevWavelet, class_balanced_focal_loss, class_balanced_weights,
-                             rayleigh_quotient)
+from zoo.graph.rqgnn import ChebyshevWavelet, rayleigh_quotient
 
 
 def undirected(pairs) -> torch.Tensor:
@@ -68,39 +67,6 @@ def test_chebyshev_wavelet_matches_explicit_polynomial():
     terms.append(2 * shifted @ terms[2] - terms[1])
     expected = sum(term @ theta for term, theta in zip(terms, wavelet.theta)) + wavelet.bias
     torch.testing.assert_close(wavelet(h, EDGES), expected, rtol=1e-12, atol=1e-12)
-
-
-def test_focal_loss_matches_explicit_formula_and_is_finite_for_extreme_logits():
-    logits = torch.tensor([[0.3, -1.2], [2.0, 0.5], [-0.7, 0.1]], dtype=torch.float64)
-    target = torch.tensor([0, 1, 1])
-    weights = torch.tensor([0.4, 1.6], dtype=torch.float64)
-    gamma = 1.5
-    expected = 0.0
-    for b in range(3):
-        for c in range(2):
-            t = float(target[b] == c)
-            p = 1 / (1 + np.exp(-logits[b, c].item()))
-            p_t = p if t else 1 - p
-            bce = -(t * np.log(p) + (1 - t) * np.log(1 - p))
-            expected += weights[target[b]].item() * (1 - p_t) ** gamma * bce
-    loss = class_balanced_focal_loss(logits, target, weights, gamma)
-    assert loss.item() == pytest.approx(expected / 3, rel=1e-12)
-
-    extreme = torch.tensor([[-1e4, 1e4], [1e4, -1e4]], requires_grad=True)
-    loss = class_balanced_focal_loss(extreme, torch.tensor([0, 1]), torch.ones(2))
-    loss.backward()
-    assert torch.isfinite(loss) and loss.item() > 1e3  # both examples confidently wrong
-    assert torch.isfinite(extreme.grad).all()
-    right = class_balanced_focal_loss(torch.tensor([[1e4, -1e4]]), torch.tensor([0]), torch.ones(2))
-    assert right.item() == 0.0
-
-
-def test_class_balanced_weights_closed_form():
-    weights = class_balanced_weights(torch.tensor([2000, 100]), beta=0.999)
-    raw = np.array([(1 - 0.999) / (1 - 0.999 ** 2000), (1 - 0.999) / (1 - 0.999 ** 100)])
-    np.testing.assert_allclose(weights.numpy(), 2 * raw / raw.sum(), rtol=1e-12)
-    with pytest.raises(ValueError, match="at least one training example"):
-        class_balanced_weights(torch.tensor([10, 0]))
 
 
 def graphs(in_channels: int):

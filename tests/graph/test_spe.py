@@ -6,9 +6,9 @@ from torch_geometric.utils import from_networkx
 
 import zoo
 from zoo.data.graphs import CycleCountDataModule, count_cycles
+from zoo.functional import laplacian_eigenpairs, normalized_laplacian
 from zoo.graph import SPE, LapPE, LaplacianEigenpairs, SignNetPE
 from zoo.graph.pe import MaskedBatchNorm
-from zoo.graph.spectrum import laplacian_eigenpairs, normalized_laplacian
 
 WIDTH = 12
 

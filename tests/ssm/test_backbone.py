@@ -1,5 +1,6 @@
 """SequenceBackbone: the residual stack shared by the SSM models; S4DModel is exactly the backbone of S4DLayers."""
 
+import inspect
 from functools import partial
 
 import pytest
@@ -7,7 +8,8 @@ import torch
 from torch import nn
 
 from zoo.ssm.backbone import SequenceBackbone
-from zoo.ssm.s4d import S4DLayer, S4DModel
+from zoo.ssm.s4d import S4DKernel, S4DLayer, S4DModel
+from zoo.ssm.s5 import S5SSM, S5Layer
 
 KWARGS = dict(d_input=2, d_output=3, d_model=8, n_layers=2, dropout=0.2)
 
@@ -46,3 +48,10 @@ def test_backbone_errors_name_the_model_and_the_layer():
         backbone.setup_step()
     with pytest.raises(ValueError, match="unknown pooling 'max'"):
         SequenceBackbone(partial(nn.Linear, 4, 4), 1, 2, 4, 1, pooling="max")
+
+
+@pytest.mark.parametrize("layer", [S4DKernel, S4DLayer, S5SSM, S5Layer])
+def test_layers_take_their_options_by_keyword(layer):
+    """Only d_model and d_state may be positional: the models build their layers with keyword arguments."""
+    parameters = inspect.signature(layer).parameters.values()
+    assert [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD] == ["d_model", "d_state"]

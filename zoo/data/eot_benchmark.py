@@ -25,11 +25,11 @@ LightSB with diagonal ``S`` and K ≥ 5 is *well specified*: :meth:`GaussianMixt
 x0). Training draws fresh batches forever; an "epoch" is ``ceil(n_train / batch_size)`` batches. Validation is
 a fixed set of ``n_val`` pairs; the test set is the ``n_test`` test inputs of the cBW²₂-UVP (with as many
 p1 samples for the test loss), both as fixed batches; under DDP each process evaluates its share of those
-batches (:func:`zoo.data.splits.split_loader`), each batch once. :meth:`sample_metrics` returns cBW²₂-UVP
-(``n_conditional`` model samples per test input against the true conditional moments) and BW²₂-UVP
-(``n_marginal`` samples of the model's p1), both normalised by ``tr Cov(p1)`` estimated from ``n_variance``
-samples; the test inputs and the moments of p1 are cached under ``data_dir/eot_benchmark/`` (``zoo.cache``,
-atomic writes).
+batches (:func:`zoo.data.splits.split_loader`), each batch once. :meth:`EOTBenchmarkDataModule.ground_truth` holds
+what a model is scored against (:class:`zoo.evaluation.transport.EOTBenchmarkEvaluator`): the test inputs, the true
+conditional moments there, and the moments of p1 estimated from ``n_variance`` samples (``tr Cov(p1)`` normalises
+cBW²₂-UVP and BW²₂-UVP); the test inputs and the moments of p1 are cached under ``data_dir/eot_benchmark/``
+(``zoo.cache``, atomic writes).
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from zoo.cache import GeneratedData
 from zoo.data.sampling import ResumableTraining
 from zoo.data.splits import split_loader
-from zoo.metrics.bures import bw2_uvp, cbw2_uvp, cbw2_uvp_moments, mixture_moments
-from zoo.optional import require
+from zoo.functional import mixture_moments
 
 #: the scale s of f's covariance (0.5 s)² I for each (ε, D)
 SCALES = {0.1: {2: 0.5, 16: 1.0, 64: 8.0, 128: 8.0}, 1.0: {2: 0.5, 16: 1.0, 64: 2.0, 128: 2.0},
@@ -169,7 +168,7 @@ class _Stream(IterableDataset):
 
 class PairsDataModule(ResumableTraining, L.LightningDataModule):
     """Unpaired ``{"x0": (B, D), "x1": (B, D)}`` float32 batches from samplers of p0 and p1 (subclasses define
-    :meth:`sample_p0` and :meth:`sample_p1`, float64), and a plot of the first two coordinates."""
+    :meth:`sample_p0` and :meth:`sample_p1`, float64)."""
 
     dim: int
 
@@ -212,60 +211,20 @@ class PairsDataModule(ResumableTraining, L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._fixed(self.test_inputs(), 999_996)
 
-    @staticmethod
-    def _parameter(model: torch.nn.Module) -> Tensor:
-        """A parameter of ``model``: inputs go ``.to(it)`` (its device and dtype)."""
-        return next(model.parameters())
-
-    @torch.no_grad()
-    def conditional_samples(self, model: torch.nn.Module, x: Tensor, n: int, chunk: int = 100_000,
-                            seed: int = 0) -> Tensor:
-        """``n`` draws of ``model.sample`` per row of ``x (m, D)``, ``(m, n, D)`` float64, at most ``chunk`` rows
-        per call, with the global RNG seeded by ``seed`` inside (and restored after)."""
-        like, per_chunk, parts = self._parameter(model), max(1, chunk // n), []
-        with torch.random.fork_rng(devices=[like.device] if like.device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            for start in range(0, x.shape[0], per_chunk):
-                rows = x[start:start + per_chunk].to(like)
-                parts.append(model.sample(rows.repeat_interleave(n, 0)).double().cpu().view(rows.shape[0], n, -1))
-        return torch.cat(parts)
-
-    def plot_samples(self, model: torch.nn.Module, path: str | Path, n: int = 512, n_paths: int = 8) -> None:
-        """Scatter p0, p1 and the model's samples (first two coordinates) with a few SDE trajectories."""
-        require("matplotlib").use("Agg")
-        plt = require("matplotlib.pyplot")
-        generator = torch.Generator().manual_seed(self.seed)
-        x0, x1 = self.sample_p0(n, generator), self.sample_p1(n, generator)
-        like = self._parameter(model)
-        with torch.no_grad():
-            samples = model.sample(x0.to(like)).cpu()
-            paths = model.sample_trajectory(x0[:n_paths].to(like), 100).cpu()
-        figure, ax = plt.subplots(figsize=(6, 6))
-        ax.scatter(*x0[:, :2].T, s=4, alpha=0.4, label="x0 ~ p0")
-        ax.scatter(*x1[:, :2].T, s=4, alpha=0.4, label="x1 ~ p1")
-        ax.scatter(*samples[:, :2].T, s=4, alpha=0.4, label="model x1 | x0")
-        for path_ in paths:
-            ax.plot(*path_[:, :2].T, color="black", linewidth=0.7, alpha=0.7)
-        ax.set_title(f"{type(self).__name__} (first two coordinates), {n_paths} SDE trajectories")
-        ax.legend(loc="best", markerscale=3)
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(figure)
-
 
 class EOTBenchmarkDataModule(GeneratedData, PairsDataModule):
     """The Gaussian-mixture EOT benchmark for ``dim`` D and ``epsilon`` ε; see the module docstring."""
 
     def __init__(self, dim: int = 16, epsilon: float = 1.0, benchmark_seed: int = 0, data_dir: str = "data",
-                 n_train: int = 128_000, n_val: int = 4096, n_test: int = 1000, n_conditional: int = 1000,
-                 n_marginal: int = 100_000, n_variance: int = 1_000_000, batch_size: int = 128, seed: int = 0,
-                 chunk: int = 100_000):
+                 n_train: int = 128_000, n_val: int = 4096, n_test: int = 1000, n_variance: int = 1_000_000,
+                 batch_size: int = 128, seed: int = 0, chunk: int = 100_000):
         super().__init__(n_train, n_val, n_test, batch_size, seed)
-        for key, value in (("n_conditional", n_conditional), ("n_marginal", n_marginal), ("n_variance", n_variance)):
-            if not isinstance(value, int) or value < 2:
-                raise ValueError(f"{key} must be an integer >= 2 (sample moments need two samples), got {value!r}")
+        if not isinstance(n_variance, int) or n_variance < 2:
+            raise ValueError(f"n_variance must be an integer >= 2 (sample moments need two samples), "
+                             f"got {n_variance!r}")
         self.benchmark = GaussianMixtureBenchmark(dim, epsilon, benchmark_seed)
         self.dim, self.epsilon = dim, float(epsilon)
-        self.n_conditional, self.n_marginal, self.n_variance, self.chunk = n_conditional, n_marginal, n_variance, chunk
+        self.n_variance, self.chunk = n_variance, chunk
         self.cache_path = (Path(data_dir) / "eot_benchmark" / f"eot-v{_CACHE_VERSION}-d{dim}-eps{self.epsilon:g}-"
                            f"bench{benchmark_seed}-seed{seed}-test{n_test}-var{n_variance}.pt")
 
@@ -285,25 +244,13 @@ class EOTBenchmarkDataModule(GeneratedData, PairsDataModule):
         cov = (outer - self.n_variance * torch.outer(mean, mean)) / (self.n_variance - 1)
         return {"x_test": self.test_inputs(), "p1_mean": mean, "p1_cov": cov}
 
-    def sample_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """``{"cbw2_uvp": ..., "bw2_uvp": ...}`` (%) of ``model.sample`` on this instance (fixed sampling seed),
-        with the benchmark's ``n_conditional`` samples per test input; a model with exact conditional moments
-        (``model.conditional_moments(x0)``, as LightSB) also gets ``"cbw2_uvp_exact"``, free of sampling noise."""
+    def ground_truth(self) -> dict[str, Tensor]:
+        """What a model is scored against (float64): the test inputs ``x_test (n_test, D)``, the mean
+        ``mean (n_test, D)`` and covariance ``cov (n_test, D, D)`` of the true plan ``π(·|x)`` at each of them, and
+        the moments of p1 ``p1_mean (D,)``, ``p1_cov (D, D)`` (from ``n_variance`` samples, cached)."""
         stored = self.load()
-        x_test, variance = stored["x_test"], float(torch.trace(stored["p1_cov"]))
-        means, covs = self.benchmark.conditional_moments(x_test)
-        scores = [cbw2_uvp(self.conditional_samples(model, x, self.n_conditional, self.chunk, self.seed + i), mean,
-                           cov, variance) * x.shape[0]
-                  for i, (x, mean, cov) in enumerate(zip(x_test.split(100), means.split(100), covs.split(100)))]
-        x0 = self.sample_p0(self.n_marginal, torch.Generator().manual_seed(self.seed))
-        x1 = self.conditional_samples(model, x0, 1, self.chunk, self.seed)[:, 0]
-        metrics = {"cbw2_uvp": sum(scores) / x_test.shape[0],
-                   "bw2_uvp": bw2_uvp(x1, stored["p1_mean"], stored["p1_cov"], variance)}
-        if hasattr(model, "conditional_moments"):
-            with torch.no_grad():
-                exact = model.conditional_moments(x_test.to(self._parameter(model)))
-            metrics["cbw2_uvp_exact"] = cbw2_uvp_moments(*exact, means, covs, variance)
-        return metrics
+        mean, cov = self.benchmark.conditional_moments(stored["x_test"])
+        return {**stored, "mean": mean, "cov": cov}
 
 
 __all__ = ["EOTBenchmarkDataModule", "GaussianMixtureBenchmark", "PairsDataModule", "mixture_log_weights"]

@@ -13,7 +13,7 @@ kept in ``target_mean`` / ``target_std``. The distribution differs from the orig
 
 Graphs are generated from ``seed`` and cached under ``data_dir/cycles/`` (``zoo.cache.cached``, atomic
 writes) in a file named by every generation parameter. On loading, every graph gets node features
-``x = 1 [n, 1]`` and the eigenpairs of :class:`zoo.graph.spectrum.LaplacianEigenpairs` (full spectrum
+``x = 1 [n, 1]`` and the eigenpairs of :class:`zoo.functional.LaplacianEigenpairs` (full spectrum
 padded to ``width``, default n_max, or the first ``d`` extended to the next eigengap).
 
 Batches are ``(batch, batch.y)``: a torch_geometric ``Batch`` (``x``, ``edge_index``, ``batch``,
@@ -34,7 +34,7 @@ from torch_geometric.data import Batch, Data
 
 from zoo.cache import GeneratedData
 from zoo.data.splits import SplitDataModule
-from zoo.graph.spectrum import LaplacianEigenpairs
+from zoo.functional import LaplacianEigenpairs
 
 log = logging.getLogger(__name__)
 

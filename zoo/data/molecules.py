@@ -31,7 +31,7 @@ from torch_geometric.data import Data
 from zoo.arguments import accepts
 from zoo.cache import GeneratedData
 from zoo.data.graphs import GraphDataModule
-from zoo.graph.spectrum import LaplacianEigenpairs
+from zoo.functional import LaplacianEigenpairs
 from zoo.optional import require
 
 ELEMENTS = ("C", "N", "O", "F", "P", "S", "Cl", "Br", "I", "other")
@@ -200,7 +200,7 @@ class MoleculeDataModule(GeneratedData, GraphDataModule):
     """rdkit's bundled molecules (module doc) as graphs; batches ``(Batch, y)`` like :mod:`zoo.data.graphs`.
 
     ``x [n, 10]`` one-hot elements, ``edge_attr [2m, 4]`` one-hot bond types, the eigenpairs of
-    :class:`~zoo.graph.spectrum.LaplacianEigenpairs` (full spectrum padded to ``width``, at least 38 = the largest
+    :class:`~zoo.functional.LaplacianEigenpairs` (full spectrum padded to ``width``, at least 38 = the largest
     molecule),
     ``y [1, 1]`` penalised logP (``target="logp"``) or ``y [1]`` the PAINS class 0/1 (``target="pains"``,
     stratified split). ``split="size"`` adds a second test loader, ``test_ood`` (molecules of at least

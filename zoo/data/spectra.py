@@ -15,8 +15,8 @@ ones. Units inside the harmonic analysis are atomic (Hartree, Bohr, e·Bohr) wit
 
 Then, in order: :func:`molecule_arrays` (the kekulised bond graph of a geometry), :func:`qm9_records` and
 :func:`build_molecule` (one QM9 molecule end to end, what the builder runs), :func:`read_shards` and
-:func:`read_qm9s` (the built set, or the real QM9S files), and :class:`SpectraDataModule` (dense batches, splits,
-``sample_metrics``).
+:func:`read_qm9s` (the built set, or the real QM9S files), and :class:`SpectraDataModule` (dense batches, splits;
+:mod:`zoo.evaluation.spectra` scores a model on them).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import torch
 
 from zoo.cache import cached
 from zoo.data.splits import SplitDataModule
-from zoo.metrics.molecules import molecule_metrics, spectrum_retrieval
 from zoo.optional import locate, require
 
 BOHR = 0.52917721092  # Å
@@ -156,7 +155,6 @@ def ir_spectrum(numbers, positions, relax_first: bool = True, hwhm: float = 10.0
 
 ATOM_TYPES = ("H", "C", "N", "O", "F")
 ATOMIC_NUMBERS = (1, 6, 7, 8, 9)
-ATOM_COUNT_MODES = ("true", "predicted")
 
 
 def canonical_smiles(mol) -> str:
@@ -348,11 +346,7 @@ class SpectraDataModule(SplitDataModule):
     dense DiffSpectra batch layout of :func:`collate_molecules`.
 
     Split: a permutation seeded by ``seed``; the first ``n_test`` molecules are the test split, the next ``n_val``
-    the validation split, the next ``n_train`` (all the rest when ``None``) the training split.
-    :meth:`sample_metrics` draws ``k`` samples for each of the first ``n_sample_spectra`` test spectra with
-    ``sample_steps`` steps, with the true atom counts (``atom_count="true"``, the reference's mode) or the
-    model's predicted ones (``"predicted"``), and reports the metrics of :mod:`zoo.metrics.molecules` next to
-    the nearest-neighbour spectrum retrieval baseline on the same spectra.
+    the validation split, the next ``n_train`` (all the rest when ``None``) the training split (:meth:`split`).
 
     ``build=True`` and no shards (a fresh checkout, a smoke test): the first ``n_train + n_val + n_test``
     molecules of QM9 (the smallest ones) are computed here with :func:`build_first` and cached in
@@ -363,19 +357,13 @@ class SpectraDataModule(SplitDataModule):
 
     def __init__(self, data_dir: str = "data", root: str | None = None, n_train: int | None = None,
                  n_val: int = 200, n_test: int = 200, batch_size: int = 32, seed: int = 0, num_workers: int = 0,
-                 n_sample_spectra: int = 100, k: int = 10, sample_steps: int = 200, atom_count: str = "true",
                  build: bool = False):
         super().__init__(batch_size, num_workers)
-        if atom_count not in ATOM_COUNT_MODES:
-            raise ValueError(f"atom_count must be one of {ATOM_COUNT_MODES}, got {atom_count!r}")
-        if min(n_val, n_test, k, n_sample_spectra, sample_steps) < 1 or (n_train is not None and n_train < 1):
-            raise ValueError("n_train (or None), n_val, n_test, k, n_sample_spectra and sample_steps must be "
-                             f"positive, got {n_train}, {n_val}, {n_test}, {k}, {n_sample_spectra}, {sample_steps}")
+        if min(n_val, n_test) < 1 or (n_train is not None and n_train < 1):
+            raise ValueError(f"n_train (or None), n_val and n_test must be positive, got {n_train}, {n_val}, {n_test}")
         self.folder = Path(data_dir) / "spectra"
         self.root, self.n_train, self.n_val, self.n_test = root, n_train, n_val, n_test
         self.seed = seed
-        self.n_sample_spectra, self.k, self.sample_steps = n_sample_spectra, k, sample_steps
-        self.atom_count = atom_count
         self.build = build
 
     def _molecules(self) -> list[dict]:
@@ -403,44 +391,7 @@ class SpectraDataModule(SplitDataModule):
                                  for i in order[start:stops[name]]]
             start = stops[name]
 
-    def retrieval_baseline(self, n_spectra: int | None = None, k: int | None = None) -> dict[str, float]:
-        """Nearest-neighbour retrieval (cosine on spectra) of the first ``n_spectra`` test spectra from the
-        training molecules: ``top1``, ``top{k}``, ``tanimoto`` (:func:`zoo.metrics.molecules.spectrum_retrieval`)."""
+    def split(self, name: str) -> list[dict]:
+        """The molecules of split ``name`` (``"train"``, ``"val"`` or ``"test"``) in order, spectra normalised."""
         self.setup()
-        test, train = self.splits["test"][:n_spectra], self.splits["train"]
-        return spectrum_retrieval(torch.stack([item["spectrum"] for item in train]), [item["smiles"] for item in train],
-                                  torch.stack([item["spectrum"] for item in test]), [item["smiles"] for item in test],
-                                  ks=(1, k or self.k))
-
-    def sampling_budget(self) -> tuple[int, int, int]:
-        """``(n_sample_spectra, k, sample_steps)``; 2 spectra × 2 samples × 5 steps under ``fast_dev_run``."""
-        if self.trainer is not None and self.trainer.fast_dev_run:
-            return min(2, self.n_sample_spectra), min(2, self.k), min(5, self.sample_steps)
-        return self.n_sample_spectra, self.k, self.sample_steps
-
-    @torch.no_grad()
-    def sample_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """``top1``, ``top{k}``, ``validity``, ``connected``, ``atom_stability``, ``molecule_stability``,
-        ``tanimoto`` of ``model.sample`` on the first ``n_sample_spectra`` test spectra, ``true_atom_count`` (1.0
-        when sampling used the true atom counts) and the retrieval baseline on the same spectra (``nn_top1``,
-        ``nn_top{k}``, ``nn_tanimoto``)."""
-        self.setup()
-        n_spectra, k, steps = self.sampling_budget()
-        test = self.splits["test"][:n_spectra]
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        samples: list[list] = [[] for _ in test]
-        for start in range(0, len(test), self.batch_size):
-            items = test[start:start + self.batch_size]
-            spectra = torch.stack([item["spectrum"] for item in items]).repeat_interleave(k, 0).to(device)
-            counts = None
-            if self.atom_count == "true":
-                counts = torch.tensor([len(item["atom_types"]) for item in items]).repeat_interleave(k)
-            for j, (mol, _) in enumerate(model.sample(spectra, n_atoms=counts, n_steps=steps)):
-                samples[start + j // k].append(mol)
-        model.train(was_training)
-        metrics = molecule_metrics(samples, [item["smiles"] for item in test], ks=(1, k))
-        metrics["true_atom_count"] = float(self.atom_count == "true")
-        baseline = self.retrieval_baseline(len(test), k)
-        return {**metrics, **{f"nn_{key}": value for key, value in baseline.items()}}
+        return self.splits[name]

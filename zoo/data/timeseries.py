@@ -20,9 +20,8 @@ two observed points in each). The natural cubic spline coefficients of the obser
 unobserved values of ``x`` are set to 0) and ``"coeffs"`` (B, T - 1, 4 (d + 1)). The split is a seeded
 permutation: ``n_val`` and ``n_test`` sequences, ``n_train`` (``null``: all the rest) for training.
 
-**Sample quality.** :meth:`TimeSeriesDataModule.sample_metrics` draws as many sequences from the model as the
-test split holds and returns the discriminative and predictive scores of :mod:`zoo.metrics.timeseries`
-against the complete (never masked) test sequences; under ``fast_dev_run`` the metrics train for 2 iterations.
+**Sample quality** is scored by :class:`zoo.evaluation.timeseries.TimeSeriesEvaluator` against the complete (never
+masked) sequences of the test split, :meth:`TimeSeriesDataModule.complete_sequences`.
 """
 
 from __future__ import annotations
@@ -42,9 +41,7 @@ from torch.utils.data import Dataset
 from zoo.cache import cached
 from zoo.checkpoint import write_atomically
 from zoo.data.splits import SplitDataModule
-from zoo.generative.ncde import spline_coeffs
-from zoo.metrics.timeseries import discriminative_scores, predictive_score
-from zoo.optional import require
+from zoo.functional import spline_coeffs
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +139,13 @@ class TimeSeriesDataModule(SplitDataModule):
         n_series: sequences generated for ``sines`` / ``pendulum`` (``None``: ``n_train + n_val + n_test``).
         missing: fraction of unobserved time steps per sequence (0, or KoVAE's 0.3 / 0.5 / 0.7).
         noise: std of Gaussian noise on the pendulum state before scaling.
-        discriminative_iterations, predictive_iterations, metric_batch_size: the post-hoc GRUs' training.
-        discriminative_repeats: classifiers behind the discriminative score's mean and std (the papers: 10).
     """
 
     def __init__(self, dataset: str = "sines", data_dir: str = "data", root: str | None = None,
                  download: bool = False, seq_len: int = 24,
                  n_features: int = 5, n_train: int | None = 8000, n_val: int = 500, n_test: int = 1500,
                  n_series: int | None = None, missing: float = 0.0, noise: float = 0.0, batch_size: int = 64,
-                 seed: int = 0, num_workers: int = 0, discriminative_iterations: int = 2000,
-                 predictive_iterations: int = 5000, metric_batch_size: int = 128, discriminative_repeats: int = 10):
+                 seed: int = 0, num_workers: int = 0):
         super().__init__(batch_size, num_workers)
         if dataset not in DATASETS:
             raise ValueError(f"unknown time-series dataset {dataset!r}; choose one of {DATASETS}")
@@ -159,7 +153,7 @@ class TimeSeriesDataModule(SplitDataModule):
             raise ValueError(f"{dataset} has {FEATURES[dataset]} features: set n_features={FEATURES[dataset]}, "
                              f"got {n_features}")
         for key, value in (("seq_len", seq_len), ("n_features", n_features), ("n_val", n_val), ("n_test", n_test),
-                           ("batch_size", batch_size), ("discriminative_repeats", discriminative_repeats)):
+                           ("batch_size", batch_size)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
         for key, value in (("n_train", n_train), ("n_series", n_series)):
@@ -176,8 +170,6 @@ class TimeSeriesDataModule(SplitDataModule):
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         self.n_series = n_series
         self.seed = seed
-        self.metric_iterations = (discriminative_iterations, predictive_iterations)
-        self.metric_batch_size, self.discriminative_repeats = metric_batch_size, discriminative_repeats
         self.complete: dict[str, torch.Tensor] = {}
 
     # ---- data ---------------------------------------------------------------------------------------------
@@ -261,39 +253,7 @@ class TimeSeriesDataModule(SplitDataModule):
                 tensors = {"x": tensors["x"] * mask[..., None], "mask": mask, "coeffs": extra["coeffs"][start:stop]}
             self.splits[split] = _Sequences(**tensors)
 
-    # ---- sample quality -----------------------------------------------------------------------------------
-    def _generated(self, model) -> torch.Tensor:
-        real = self.complete["test"]
-        fake = model.sample(len(real)).detach().float().cpu()
-        if fake.shape != real.shape:
-            raise ValueError(f"model.sample({len(real)}) gave shape {tuple(fake.shape)}, expected {tuple(real.shape)}")
-        return fake
-
-    def sample_metrics(self, model) -> dict[str, float]:
-        """``{"discriminative", "discriminative_std", "predictive"}`` of ``model.sample(n_test)`` against the
-        complete test split (the discriminative mean and std over ``discriminative_repeats`` classifiers)."""
+    def complete_sequences(self, split: str) -> torch.Tensor:
+        """The complete (never masked) sequences of ``split`` (``"train"``, ``"val"`` or ``"test"``), ``(n, T, d)``."""
         self.setup()
-        trainer = getattr(self, "trainer", None)
-        quick = trainer is not None and trainer.fast_dev_run
-        iterations, repeats = ((2, 2), 1) if quick else (self.metric_iterations, self.discriminative_repeats)
-        real, fake = self.complete["test"], self._generated(model)
-        scores = torch.tensor(discriminative_scores(real, fake, iterations[0], self.metric_batch_size, self.seed,
-                                                    repeats))
-        return {"discriminative": float(scores.mean()),
-                "discriminative_std": float(scores.std()) if repeats > 1 else 0.0,
-                "predictive": predictive_score(real, fake, iterations[1], self.metric_batch_size, self.seed)}
-
-    def plot_samples(self, model, path: str | Path, n: int = 6) -> None:
-        """Channel 0 of ``n`` real test sequences beside ``n`` generated ones, saved to ``path``."""
-        require("matplotlib").use("Agg")
-        plt = require("matplotlib.pyplot")
-        self.setup()
-        real, fake = self.complete["test"][:n], model.sample(n).detach().float().cpu()
-        figure, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
-        for axis, data, title in ((axes[0], real, "real (test)"), (axes[1], fake, "generated")):
-            axis.plot(data[..., 0].T.numpy())
-            axis.set_title(f"{self.dataset}: {title}, channel 0")
-            axis.set_xlabel("t")
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
+        return self.complete[split]

@@ -6,7 +6,7 @@ error says so. Tests use a tiny fixture in that format; the offline analogue is
 :class:`zoo.data.molecules.MoleculeDataModule`.
 
 Graphs: ``x [n, 28]`` one-hot atom types, ``edge_attr [2m, 4]`` one-hot bond types (index 0 unused, as in
-ZINC), the full spectrum of :class:`~zoo.graph.spectrum.LaplacianEigenpairs` padded to ``width`` (38 = the
+ZINC), the full spectrum of :class:`~zoo.functional.LaplacianEigenpairs` padded to ``width`` (38 = the
 largest ZINC molecule), ``y [1, 1]`` the normalised penalised logP (``logP_SA_cycle_normalized``).
 """
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from zoo.data.graphs import GraphDataModule
-from zoo.graph.spectrum import LaplacianEigenpairs
+from zoo.functional import LaplacianEigenpairs
 
 ATOM_TYPES, BOND_TYPES, MAX_ATOMS = 28, 4, 38
 RAW_FILES = tuple(f"{split}.{kind}" for split in ("train", "val", "test") for kind in ("pickle", "index"))

@@ -45,7 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.generative.ncde import CDEEncoder, spline_coeffs
+from zoo.functional import spline_coeffs
+from zoo.generative.ncde import CDEEncoder
 from zoo.registry import register_model
 
 SOLVERS = ("qr", "pinv")
@@ -164,7 +165,8 @@ class KoopmanVAE(nn.Module):
 
     Batches for :meth:`loss`: a tensor ``x`` (B, T, d), or ``{"x": x}``, plus for irregular data ``"mask"``
     ((B, T) observed time steps, or (B, T, d) entries; unobserved values are ignored) and optionally
-    ``"coeffs"`` (precomputed :func:`~zoo.generative.ncde.spline_coeffs`, which the model otherwise computes).
+    ``"coeffs"`` (precomputed :func:`~zoo.functional.spline_coeffs`, which the model otherwise computes).
+    The defaults are the paper's for sines.
     """
 
     def __init__(self, input_dim: int = 5, seq_len: int = 24, z_dim: int = 16, hidden_dim: int = 20,
@@ -189,9 +191,10 @@ class KoopmanVAE(nn.Module):
         self.w_rec, self.w_kl, self.w_pred, self.w_eig = w_rec, w_kl, w_pred, w_eig
         self.pred_steps, self.koopman_solver = pred_steps, koopman_solver
         self.eig_constraint, self.n_eig, self.kl_prior = eig_constraint, n_eig, kl_prior
-        self.posterior = Posterior(input_dim, hidden_dim, z_dim, n_layers, encoder)
+        self.posterior = Posterior(input_dim=input_dim, hidden_dim=hidden_dim, z_dim=z_dim, n_layers=n_layers,
+                                   encoder=encoder)
         self.prior = GRUPrior(z_dim, hidden_dim)
-        self.decoder = Decoder(z_dim, hidden_dim, input_dim, n_layers)
+        self.decoder = Decoder(z_dim=z_dim, hidden_dim=hidden_dim, output_dim=input_dim, n_layers=n_layers)
         self.register_buffer("A", torch.zeros(z_dim, z_dim))
 
     def koopman_matrix(self) -> Tensor:
@@ -258,9 +261,5 @@ PAPER = ("Generative Modeling of Regular and Irregular Time Series Data via Koop
          "(Naiman et al., ICLR 2024)")
 
 
-@register_model("kvae", family="generative", task="generative", paper=PAPER,
-                capabilities=("sample", "irregular"),
-                example=lambda model: (torch.rand(4, model.seq_len, model.input_dim), ()))
-def kvae(input_dim: int = 5, seq_len: int = 24, z_dim: int = 16, hidden_dim: int = 20, **kwargs) -> KoopmanVAE:
-    """KoVAE with the paper's sines defaults; every other :class:`KoopmanVAE` argument passes through ``kwargs``."""
-    return KoopmanVAE(input_dim, seq_len, z_dim, hidden_dim, **kwargs)
+register_model("kvae", family="generative", task="generative", paper=PAPER, capabilities=("sample", "irregular"),
+               example=lambda model: (torch.rand(4, model.seq_len, model.input_dim), ()))(KoopmanVAE)

@@ -3,33 +3,17 @@ differential equations, as used in "Generative Modeling of Regular and Irregular
 Koopman VAEs", Naiman et al., ICLR 2024).
 
 The observed points of ``x`` (B, T, d), with a time channel ``t_i = i / (T - 1)`` in front, define a
-natural cubic spline ``X(s)``, ``s ∈ [0, T - 1]`` (missing values are interpolated by the spline, never read).
-The hidden state follows ``dh = f_θ(h) dX(s)``, ``h(0) = ζ(X(0))``, with ``f_θ`` a 3-layer MLP ending in
-tanh (``FinalTanh``), integrated by RK4 with step ``min Δs = 1``; ``h`` at every grid time then goes
-through a 1-layer bi-GRU. torchcde does the spline and the integration.
+natural cubic spline ``X(s)``, ``s ∈ [0, T - 1]`` (:func:`zoo.functional.spline_coeffs`; missing values are
+interpolated by the spline, never read). The hidden state follows ``dh = f_θ(h) dX(s)``, ``h(0) = ζ(X(0))``,
+with ``f_θ`` a 3-layer MLP ending in tanh (``FinalTanh``), integrated by RK4 with step ``min Δs = 1``; ``h``
+at every grid time then goes through a 1-layer bi-GRU. torchcde does the integration.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from zoo.optional import require
-
-
-def spline_coeffs(x: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Natural cubic spline coefficients ``(B, T - 1, 4 (d + 1))`` of ``(t, x)`` through the observed entries.
-
-    ``x``: (B, T, d); ``mask``: None (all observed), (B, T, 1) or (B, T, d), nonzero where observed.
-    Missing values make torchcde slow: datamodules precompute these once.
-    """
-    B, T, _ = x.shape
-    if T < 2:
-        raise ValueError(f"spline_coeffs needs at least 2 time steps, got x of shape {tuple(x.shape)}")
-    if mask is not None:
-        x = torch.where(mask.expand_as(x) > 0, x, torch.full_like(x, float("nan")))
-    t = torch.linspace(0, 1, T, dtype=x.dtype, device=x.device).expand(B, T).unsqueeze(-1)
-    return require("torchcde").natural_cubic_coeffs(torch.cat([t, x], -1))
 
 
 class FinalTanh(nn.Module):
@@ -58,7 +42,7 @@ class CDEEncoder(nn.Module):
     def forward(self, coeffs: Tensor) -> Tensor:
         if coeffs.dim() != 3 or coeffs.shape[-1] != 4 * self.channels:
             raise ValueError(f"CDEEncoder expects spline coefficients (batch, T - 1, {4 * self.channels}) from "
-                             f"zoo.generative.ncde.spline_coeffs, got {tuple(coeffs.shape)}")
+                             f"zoo.functional.spline_coeffs, got {tuple(coeffs.shape)}")
         torchcde = require("torchcde")
         X = torchcde.CubicSpline(coeffs)
         h = torchcde.cdeint(X, self.field, self.initial(X.evaluate(X.interval[0])), X.grid_points, method="rk4",

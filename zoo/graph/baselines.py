@@ -56,8 +56,5 @@ def _example(model: GINMean):
     return Batch.from_data_list(graphs), (2, model.num_classes)
 
 
-@register_model("gin_mean", family="graph", task="anomaly_detection", paper=GIN_PAPER,
-                capabilities=("graph_level",), example=_example)
-def gin_mean(in_channels: int = 16, hidden: int = 64, num_classes: int = 2, n_layers: int = 3) -> GINMean:
-    """Mean-pool GIN, the non-spectral baseline for graph-level anomaly detection."""
-    return GINMean(in_channels, hidden, num_classes, n_layers)
+register_model("gin_mean", family="graph", task="anomaly", paper=GIN_PAPER, capabilities=("graph_level",),
+               example=_example)(GINMean)

@@ -1,7 +1,7 @@
 """Positional-encoding baselines for SPE's comparison, and the masked MLP they share with SPE.
 
 Every PE module maps ``(eigvals [B, width], eigvecs [num_nodes, width], edge_index [2, E], batch [num_nodes])``
-(as stored by :class:`zoo.graph.spectrum.LaplacianEigenpairs`) to ``[num_nodes, pe_dim]``.
+(as stored by :class:`zoo.functional.LaplacianEigenpairs`) to ``[num_nodes, pe_dim]``.
 
 - :class:`LapPE`: raw Laplacian eigenvectors through a linear map, with a random sign flip of every
   eigenvector of every graph at each training step (Dwivedi et al., 2020). Not sign- or basis-invariant.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from zoo.graph.spectrum import eigvec_mask
+from zoo.functional import eigvec_mask
 
 NORMS = ("batch", "none")
 

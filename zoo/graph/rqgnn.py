@@ -22,8 +22,9 @@ so they stay at their random initialisation: ``freeze_wavelets=True`` reproduces
 
 **Head** ``logits = W₇ Dropout(BatchNorm([h_P ‖ h_R]))``; σ is LeakyReLU throughout.
 
-**Loss** class-balanced focal loss (:func:`class_balanced_focal_loss`, weights from
-:func:`class_balanced_weights`); the anomaly score is ``softmax(logits)[:, 1]``.
+**Loss** class-balanced focal loss (:func:`zoo.tasks.losses.class_balanced_focal_loss`, weights from
+:func:`zoo.tasks.losses.class_balanced_weights`; the anomaly task owns it); the anomaly score is
+``softmax(logits)[:, 1]``.
 """
 
 from __future__ import annotations
@@ -207,33 +208,6 @@ class RQLogistic(nn.Module):
                                              self.rq_form))
 
 
-def class_balanced_weights(counts: torch.Tensor, beta: float = 0.999) -> torch.Tensor:
-    """``w_c = (1−β)/(1−β^{n_c})`` from the training counts ``n_c`` ``(C,)``, rescaled so that ``Σ w_c = C``."""
-    counts = torch.as_tensor(counts, dtype=torch.float64)
-    if (counts <= 0).any():
-        raise ValueError(f"every class needs at least one training example for class-balanced weights, "
-                         f"got counts {counts.tolist()}")
-    if not 0 <= beta < 1:
-        raise ValueError(f"beta must lie in [0, 1), got {beta}")
-    weights = (1 - beta) / (1 - beta ** counts)
-    return weights / weights.sum() * len(counts)
-
-
-def class_balanced_focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-                              gamma: float = 1.5) -> torch.Tensor:
-    """``(1/B) Σ_b w_{y_b} Σ_c (1−p^t_{bc})^γ BCE(z_bc, 1[y_b = c])`` over every logit (one-vs-rest sigmoids).
-
-    With ``s = ±z`` (``+`` for the target class), ``BCE = softplus(−s)`` and ``(1−p^t)^γ = exp(−γ softplus(s))``,
-    finite for any logit. ``logits`` ``(B, C)``, ``target`` ``(B,)`` int64, ``weights`` ``(C,)``.
-    """
-    if logits.ndim != 2 or target.shape != logits.shape[:1]:
-        raise ValueError(f"expected logits (B, C) and target (B,), got {tuple(logits.shape)} and {tuple(target.shape)}")
-    signs = 2 * F.one_hot(target, logits.shape[1]).to(logits.dtype) - 1
-    s = signs * logits
-    per_logit = torch.exp(-gamma * F.softplus(s)) * F.softplus(-s)
-    return (weights.to(logits)[target] * per_logit.sum(-1)).mean()
-
-
 def _example(model: RQGNN):
     from torch_geometric.data import Batch, Data
 
@@ -248,16 +222,7 @@ def _example(model: RQGNN):
     return Batch.from_data_list(graphs), (3, model.num_classes)
 
 
-@register_model("rqgnn", family="graph", task="anomaly_detection", paper=PAPER, capabilities=("graph_level",),
-                example=_example)
-def rqgnn(in_channels: int = 16, hidden: int = 64, num_classes: int = 2, width: int = 4, depth: int = 6,
-          dropout: float = 0.4, rq_form: str = "normalised", freeze_wavelets: bool = False) -> RQGNN:
-    """RQGNN with the paper's defaults (hidden 64, q = 4 filters of order K = 6, dropout 0.4)."""
-    return RQGNN(in_channels, hidden, num_classes, width, depth, dropout, rq_form, freeze_wavelets)
-
-
-@register_model("rq_logistic", family="graph", task="anomaly_detection", paper=PAPER, capabilities=("graph_level",),
-                example=_example)
-def rq_logistic(in_channels: int = 16, num_classes: int = 2, rq_form: str = "normalised") -> RQLogistic:
-    """RQGNN's RQ-only ablation: logistic regression on the per-channel Rayleigh quotients."""
-    return RQLogistic(in_channels, num_classes, rq_form)
+register_model("rqgnn", family="graph", task="anomaly", paper=PAPER, capabilities=("graph_level",),
+               example=_example)(RQGNN)
+register_model("rq_logistic", family="graph", task="anomaly", paper=PAPER, capabilities=("graph_level",),
+               example=_example)(RQLogistic)

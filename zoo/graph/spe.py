@@ -1,7 +1,7 @@
 """Stable and Expressive Positional Encodings (SPE), Huang et al., "On the Stability of Expressive Positional
 Encodings for Graph Neural Networks", ICLR 2024; and the GINE model that consumes them.
 
-With the normalised Laplacian's eigenpairs (Λ, V) of a graph (:mod:`zoo.graph.spectrum`):
+With the normalised Laplacian's eigenpairs (Λ, V) of a graph (:mod:`zoo.functional.laplacian`):
 
     z_ℓ = φ_ℓ(Λ) ∈ R^d,  ℓ = 1..m        (φ_ℓ an MLP applied to each eigenvalue on its own)
     W_ℓ = V diag(z_ℓ) Vᵀ ∈ R^{n×n}       (stacked as W ∈ R^{n×n×m})
@@ -31,8 +31,8 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import GINEConv, global_add_pool, global_mean_pool
 from torch_geometric.utils import to_dense_batch
 
+from zoo.functional import LaplacianEigenpairs, eigvec_mask
 from zoo.graph.pe import LapPE, MaskedMLP, SignNetPE
-from zoo.graph.spectrum import LaplacianEigenpairs, eigvec_mask
 from zoo.registry import register_model
 
 SPE_PAPER = "Huang et al., On the Stability of Expressive Positional Encodings for Graph Neural Networks, ICLR 2024"
@@ -123,7 +123,8 @@ class SPEGINE(nn.Module):
             raise ValueError(f"unknown pooling {pooling!r}: expected one of {sorted(POOLINGS)}")
         self.in_dim, self.out_dim, self.width, self.edge_dim = in_dim, out_dim, width, edge_dim
         self.pooling, self.pe_kind = pooling, pe
-        self.pe = {"spe": lambda: SPE(m, pe_dim, phi_hidden, phi_layers, rho_hidden, rho_layers, norm),
+        self.pe = {"spe": lambda: SPE(m=m, p=pe_dim, phi_hidden=phi_hidden, phi_layers=phi_layers,
+                                      rho_hidden=rho_hidden, rho_layers=rho_layers, norm=norm),
                    "lap": lambda: LapPE(width, pe_dim), "signnet": lambda: SignNetPE(width, pe_dim, phi_hidden, norm),
                    "none": lambda: None}[pe]()
         self.encoder = nn.Linear(in_dim, hidden)
@@ -184,7 +185,6 @@ def spe_gine_example(model: SPEGINE) -> tuple[Batch, tuple[int, ...]]:
 
 @register_model("spe_gine", family="graph", task="regression", paper=SPE_PAPER,
                 example=spe_gine_example)
-def spe_gine(in_dim: int = 1, out_dim: int = 1, hidden: int = 32, n_layers: int = 3, pe: str = "spe",
-             width: int = 12, **kwargs) -> SPEGINE:
-    """SPE-GINE with small defaults; every other :class:`SPEGINE` argument passes through ``kwargs``."""
-    return SPEGINE(in_dim, out_dim, hidden, n_layers, pe=pe, width=width, **kwargs)
+def spe_gine(width: int = 12, **kwargs) -> SPEGINE:
+    """SPE-GINE on 12 eigenpair columns; every other :class:`SPEGINE` argument passes through ``kwargs``."""
+    return SPEGINE(width=width, **kwargs)

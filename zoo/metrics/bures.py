@@ -56,15 +56,6 @@ def sample_moments(samples: Tensor) -> tuple[Tensor, Tensor]:
     return mean, centred.transpose(-1, -2) @ centred / (samples.shape[-2] - 1)
 
 
-def mixture_moments(weights: Tensor, means: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean ``Σ_k w_k m_k`` ``(..., D)`` and between-component covariance ``Σ_k w_k (m_k − m)(m_k − m)ᵀ``
-    ``(..., D, D)`` of a mixture with weights ``(..., K)`` and component means ``(..., K, D)``; add the weighted
-    component covariances for the mixture's covariance."""
-    mean = (weights.unsqueeze(-1) * means).sum(-2)
-    spread = means - mean.unsqueeze(-2)
-    return mean, torch.einsum("...k,...kd,...ke->...de", weights, spread, spread)
-
-
 def bw2_uvp(samples: Tensor, mean: Tensor, cov: Tensor, target_variance: float | None = None) -> float:
     """BW²₂-UVP (%) of ``samples (n, D)`` against a target with moments ``mean (D,)``, ``cov (D, D)``; the
     normaliser ``target_variance`` defaults to ``tr cov``."""

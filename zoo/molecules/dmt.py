@@ -174,7 +174,8 @@ class DMT(nn.Module):
         self.rbf = GaussianBasis(n_rbf, cutoff)
         self.node_in = nn.Linear(2 * N_NODE, width)
         self.edge_in = nn.Linear(2 * N_EDGE + n_rbf, edge_width)
-        self.blocks = nn.ModuleList(DMTBlock(width, edge_width, n_heads, d_cond, n_rbf, cutoff, spatial_cutoff)
+        self.blocks = nn.ModuleList(DMTBlock(d=width, d_edge=edge_width, n_heads=n_heads, d_cond=d_cond, n_rbf=n_rbf,
+                                             cutoff=cutoff, spatial_cutoff=spatial_cutoff)
                                     for _ in range(n_blocks))
         self.node_out = mlp(n_blocks * width, width, N_NODE)
         self.edge_out = mlp(n_blocks * edge_width, edge_width, N_EDGE)
@@ -223,10 +224,11 @@ class DiffSpectra(nn.Module):
             raise ValueError(f"self_cond_prob must be in [0, 1], got {self_cond_prob}")
         self.self_cond_prob, self.loss_weights, self.count_weight = self_cond_prob, tuple(loss_weights), count_weight
         self.max_atoms, self.n_steps = max_atoms, n_steps
-        self.specformer = SpecFormer(spectra, spec_d_model, spec_heads, spec_layers, spec_d_ff, spec_dim)
+        self.specformer = SpecFormer(spectra=spectra, d_model=spec_d_model, n_heads=spec_heads, n_layers=spec_layers,
+                                     d_ff=spec_d_ff, d_out=spec_dim)
         self.spectrum_to_cond = nn.Linear(spec_dim, d_cond)
         self.noise_level = NoiseLevelEmbedding(d_cond)
-        self.dmt = DMT(width, edge_width, n_blocks, n_heads, d_cond)
+        self.dmt = DMT(width=width, edge_width=edge_width, n_blocks=n_blocks, n_heads=n_heads, d_cond=d_cond)
         self.count_head = mlp(spec_dim, spec_dim, max_atoms)
 
     @property
@@ -298,10 +300,5 @@ def random_batch(model: DiffSpectra, batch: int = 4, n_max: int = 6) -> dict:
             **(spectra if isinstance(spectra, dict) else {SPECTRA[model.spectra[0]][3]: spectra})}
 
 
-@register_model("diffspectra", family="molecules", task="generative", paper=PAPER, capabilities=("sample",),
-                example=lambda model: (random_batch(model), ()))
-def diffspectra(spectra: list[str] | tuple[str, ...] = ("ir",), width: int = 64, edge_width: int = 32,
-                n_blocks: int = 3, n_heads: int = 4, **kwargs) -> DiffSpectra:
-    """DiffSpectra at CPU size (IR only, a 3-block width-64 DMT, 100 sampling steps); every other
-    :class:`DiffSpectra` argument passes through ``kwargs``."""
-    return DiffSpectra(spectra, width, edge_width, n_blocks, n_heads, **kwargs)
+register_model("diffspectra", family="molecules", task="generative", paper=PAPER, capabilities=("sample",),
+               example=lambda model: (random_batch(model), ()))(DiffSpectra)

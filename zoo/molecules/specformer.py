@@ -96,7 +96,8 @@ class SpecFormer(nn.Module):
     """Spectra -> condition vector (B, d_out); ``loss(batch)`` is the masked-patch reconstruction objective.
 
     Args:
-        spectra: which spectra to read, a subset of ``("ir", "raman", "uv")`` (batch keys in :data:`SPECTRA`).
+        spectra: which spectra to read, a subset of ``("ir", "raman", "uv")`` (batch keys in :data:`SPECTRA`;
+            default IR only, the paper all three).
         d_model, n_heads, n_layers, d_ff, dropout: the encoder (paper: 128, 16, 3, 256).
         d_out: the condition width (paper: 256).
         mask_ratio: the fraction of each spectrum's patches masked by :meth:`loss` (paper: 0.1).
@@ -170,10 +171,5 @@ def random_spectra(model: SpecFormer, batch: int) -> Tensor | dict[str, Tensor]:
     return next(iter(spectra.values())) if len(spectra) == 1 else spectra
 
 
-@register_model("specformer", family="molecules", task="generative", paper=PAPER, capabilities=("pretraining",),
-                example=lambda model: (random_spectra(model, 2), (2, model.d_out)))
-def specformer(spectra: list[str] | tuple[str, ...] = ("ir",), d_model: int = 32, n_heads: int = 4, n_layers: int = 2,
-               d_ff: int = 64, d_out: int = 64, dropout: float = 0.0, mask_ratio: float = 0.1) -> SpecFormer:
-    """SpecFormer at CPU size (IR only); the paper's encoder is ``d_model=128, n_heads=16, n_layers=3, d_ff=256,
-    d_out=256`` over ``spectra=["ir", "raman", "uv"]``."""
-    return SpecFormer(spectra, d_model, n_heads, n_layers, d_ff, d_out, dropout, mask_ratio)
+register_model("specformer", family="molecules", task="generative", paper=PAPER, capabilities=("pretraining",),
+               example=lambda model: (random_spectra(model, 2), (2, model.d_out)))(SpecFormer)

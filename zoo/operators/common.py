@@ -45,7 +45,7 @@ def with_grid(x: Tensor, centred: bool = False) -> Tensor:
     return torch.cat([x, grid_channels(x, centred)], dim=1)
 
 
-def operator_example(size: int = 16):
+def operator_example(size: int = 32):
     """A registry example: ``example(model) -> (input, output_shape)`` on a ``size^n_dim`` grid.
 
     The model must expose ``in_channels``, ``out_channels`` and ``n_dim``.

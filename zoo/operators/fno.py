@@ -103,7 +103,8 @@ class FNOBlock(nn.Module):
         width, n_dim = conv.in_channels, conv.n_dim
         self.conv = conv
         self.skip = pointwise(width, width, n_dim)
-        self.mlp = ChannelMLP(width, width, max(1, round(channel_mlp_expansion * width)), n_dim, act)
+        self.mlp = ChannelMLP(in_channels=width, out_channels=width,
+                              hidden_channels=max(1, round(channel_mlp_expansion * width)), n_dim=n_dim, act=act)
         self.gate = SoftGating(width, n_dim)
         self.norm1, self.norm2 = make_norm(norm, width), make_norm(norm, width)
         self.act, self.preactivation, self.last = ACTIVATIONS[act], preactivation, last
@@ -125,10 +126,10 @@ class FNO(nn.Module):
     per axis. ``grid``: append the coordinates ``linspace(0, 1, n)`` of every axis as input channels.
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 32, modes: int | Sequence[int] = 8,
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 32, modes: int | Sequence[int] = 12,
                  n_layers: int = 4, n_dim: int | None = None, lifting_channel_ratio: float = 2,
                  projection_channel_ratio: float = 2, channel_mlp_expansion: float = 0.5, act: str = "gelu",
-                 norm: str | None = None, preactivation: bool = False, domain_padding: float | Sequence[float] = 0.0,
+                 norm: str | None = "none", preactivation: bool = False, domain_padding: float | Sequence[float] = 0.0,
                  grid: bool = True, factorization: str | None = None, rank: float | int | Sequence[int] = 1.0,
                  implementation: str = "auto", joint_factorization: bool = False):
         super().__init__()
@@ -147,18 +148,21 @@ class FNO(nn.Module):
         self.in_channels, self.out_channels, self.width = in_channels, out_channels, width
         self.domain_padding, self.grid = tuple(padding), grid
         lifted = in_channels + (self.n_dim if grid else 0)
-        self.lifting = ChannelMLP(lifted, width, round(lifting_channel_ratio * width), self.n_dim, act)
+        self.lifting = ChannelMLP(in_channels=lifted, out_channels=width,
+                                  hidden_channels=round(lifting_channel_ratio * width), n_dim=self.n_dim, act=act)
         conv_kwargs = dict(modes=self.modes, factorization=factorization, rank=rank, implementation=implementation)
         if joint_factorization:
             shape = (width, width, *(2 * m - 1 for m in self.modes[:-1]), self.modes[-1])
-            self.joint_weight = JointFactorizedWeight(n_layers, shape, factorization, rank, math.sqrt(1 / width),
-                                                      implementation)
+            self.joint_weight = JointFactorizedWeight(n_layers=n_layers, shape=shape, factorization=factorization,
+                                                      rank=rank, std=math.sqrt(1 / width),
+                                                      implementation=implementation)
             conv_kwargs = dict(modes=self.modes, shared=self.joint_weight)
         self.blocks = nn.ModuleList(
-            FNOBlock(SpectralConv(width, width, layer=l, **conv_kwargs), act, norm, preactivation,
-                     channel_mlp_expansion, last=l == n_layers - 1)
+            FNOBlock(SpectralConv(width, width, layer=l, **conv_kwargs), act=act, norm=norm,
+                     preactivation=preactivation, channel_mlp_expansion=channel_mlp_expansion, last=l == n_layers - 1)
             for l in range(n_layers))
-        self.projection = ChannelMLP(width, out_channels, round(projection_channel_ratio * width), self.n_dim, act)
+        self.projection = ChannelMLP(in_channels=width, out_channels=out_channels,
+                                     hidden_channels=round(projection_channel_ratio * width), n_dim=self.n_dim, act=act)
 
     def padding(self, spatial: Sequence[int]) -> list[int]:
         """Zeros appended to each axis of a grid of size ``spatial``: ``round(δ_d · n_d)``."""
@@ -188,19 +192,16 @@ FNO_PAPER = "Fourier Neural Operator for Parametric Partial Differential Equatio
 TFNO_PAPER = "Multi-Grid Tensorized Fourier Neural Operator for High-Resolution PDEs (Kossaifi et al., 2023)"
 
 
-@register_model("fno", family="operators", task="regression", paper=FNO_PAPER,
+@register_model("fno", family="operators", task="operator", paper=FNO_PAPER,
                 capabilities=("resolution_invariant",), example=operator_example())
-def fno(in_channels: int = 1, out_channels: int = 1, width: int = 32, modes: int | Sequence[int] = 8,
-        n_layers: int = 4, factorization: str = "dense", rank: float | int | Sequence[int] = 1.0, **kwargs) -> FNO:
-    """FNO with small defaults (dense weights); every other :class:`FNO` argument passes through ``kwargs``."""
-    return FNO(in_channels, out_channels, width, modes, n_layers, factorization=factorization, rank=rank, **kwargs)
+def fno(factorization: str = "dense", rank: float | int | Sequence[int] = 1.0, **kwargs) -> FNO:
+    """FNO with dense weights; every other :class:`FNO` argument passes through ``kwargs``."""
+    return FNO(factorization=factorization, rank=rank, **kwargs)
 
 
-@register_model("tfno", family="operators", task="regression", paper=TFNO_PAPER,
+@register_model("tfno", family="operators", task="operator", paper=TFNO_PAPER,
                 capabilities=("resolution_invariant",), example=operator_example())
-def tfno(in_channels: int = 1, out_channels: int = 1, width: int = 32, modes: int | Sequence[int] = 8,
-         n_layers: int = 4, factorization: str = "tucker", rank: float | int | Sequence[int] = 0.1,
-         **kwargs) -> FNO:
+def tfno(factorization: str = "tucker", rank: float | int | Sequence[int] = 0.1, **kwargs) -> FNO:
     """TFNO: :class:`FNO` with Tucker weights at a tenth of the dense parameters (``joint_factorization=True``
-    for the paper's one tensor across layers)."""
-    return FNO(in_channels, out_channels, width, modes, n_layers, factorization=factorization, rank=rank, **kwargs)
+    for the paper's one tensor across layers); every other :class:`FNO` argument passes through ``kwargs``."""
+    return FNO(factorization=factorization, rank=rank, **kwargs)

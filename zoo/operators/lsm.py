@@ -196,7 +196,8 @@ class LSM(nn.Module):
 
     ``width`` C, ``num_basis`` K, ``num_tokens`` T, ``patch_size`` p (int or one per axis), ``padding`` (pixels
     added at the end of each axis; int or one per axis), ``norm`` "batch" (paper) or "group". The padded grid
-    must be divisible by 16·p along every axis. Not resolution invariant (see the module docstring).
+    must be divisible by 16·p along every axis. Not resolution invariant (see the module docstring). The defaults
+    are CPU-sized (32² grids; the paper's Darcy: width 64, patch_size 6, padding 11 on 85²).
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 32, num_basis: int = 12,
@@ -212,12 +213,14 @@ class LSM(nn.Module):
         self.padding = _per_axis(padding, n_dim, "padding", minimum=0)
         channels = [width, 2 * width, 4 * width, 8 * width, 8 * width]
         self.lift = nn.Linear(in_channels + n_dim, width)
-        self.encoder = nn.ModuleList(DoubleConv(c_in, c, c, n_dim, norm)
+        self.encoder = nn.ModuleList(DoubleConv(c_in=c_in, c_out=c, c_mid=c, n_dim=n_dim, norm=norm)
                                      for c_in, c in zip([width] + channels[:-1], channels))
-        self.nsb = nn.ModuleList(NeuralSpectralBlock(c, num_basis, num_tokens, self.patch_size, n_heads)
+        self.nsb = nn.ModuleList(NeuralSpectralBlock(channels=c, num_basis=num_basis, num_tokens=num_tokens,
+                                                     patch_size=self.patch_size, n_heads=n_heads)
                                  for c in channels)
         # decoder level l: [NSB(x_l), Up(u_{l+1})] has 2·channels[l] channels → channels[l − 1] (width at l = 0)
-        self.decoder = nn.ModuleList(DoubleConv(2 * c, channels[max(level - 1, 0)], c, n_dim, norm)
+        self.decoder = nn.ModuleList(DoubleConv(c_in=2 * c, c_out=channels[max(level - 1, 0)], c_mid=c, n_dim=n_dim,
+                                                norm=norm)
                                      for level, c in enumerate(channels[:-1]))
         self.out_conv = _CONV[n_dim](width, width, 1)
         self.head = nn.Sequential(nn.Linear(width, head_width), nn.GELU(), nn.Linear(head_width, out_channels))
@@ -267,15 +270,6 @@ def _example(model: LSM):
     return torch.randn(2, model.in_channels, *spatial), (2, model.out_channels, *spatial)
 
 
-@register_model("lsm", family="operators", task="regression",
-                paper="Solving High-Dimensional PDEs with Latent Spectral Models (Wu et al., 2023)",
-                capabilities=(), example=_example)
-def lsm(in_channels: int = 1, out_channels: int = 1, width: int = 32, num_basis: int = 12, num_tokens: int = 4,
-        patch_size: int | Sequence[int] = 2, padding: int | Sequence[int] = 0, n_dim: int = 2, norm: str = "batch",
-        n_heads: int = 8, head_width: int = 128) -> LSM:
-    """LSM with CPU-sized defaults (32² grids; the paper's Darcy: width 64, patch_size 6, padding 11 on 85²).
-
-    Not resolution invariant: convolutions, pooling, patches and padding are in pixels.
-    """
-    return LSM(in_channels, out_channels, width, num_basis, num_tokens, patch_size, padding, n_dim, norm,
-               n_heads, head_width)
+register_model("lsm", family="operators", task="operator",
+               paper="Solving High-Dimensional PDEs with Latent Spectral Models (Wu et al., 2023)",
+               capabilities=(), example=_example)(LSM)

@@ -40,6 +40,7 @@ the size of a coarse level.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import torch
@@ -149,13 +150,15 @@ class MultigridPatching(nn.Module):
         return self.stitch(y)[..., :height, :width]
 
 
-@register_model("mg_tfno", family="operators", task="regression", paper=TFNO_PAPER,
-                capabilities=("resolution_invariant",), example=operator_example(32), kwargs_to=tfno)
+@register_model("mg_tfno", family="operators", task="operator", paper=TFNO_PAPER,
+                capabilities=("resolution_invariant",), example=operator_example(), kwargs_to=tfno)
 def mg_tfno(in_channels: int = 1, out_channels: int = 1, levels: Annotated[int, AtLeast(0)] = 1,
             padding_fraction: float = 0.0625, stitching: bool = True, pad_input: bool = False,
-            **tfno_kwargs) -> MultigridPatching:
-    """MG-TFNO: :class:`MultigridPatching` around a TFNO (``tfno_kwargs``: width, modes, rank, ...) that takes
-    ``in_channels·(levels + 1)`` channels. Defaults: 2 × 2 patches with margins of 1/16 of each axis."""
+            modes: int | Sequence[int] = 8, **tfno_kwargs) -> MultigridPatching:
+    """MG-TFNO: :class:`MultigridPatching` around a TFNO (``modes`` and ``tfno_kwargs``: width, rank, ...) that takes
+    ``in_channels·(levels + 1)`` channels. Defaults: 2 × 2 patches with margins of 1/16 of each axis, and 8 modes
+    (a patch has fewer points than the whole grid)."""
     check_patching(levels, padding_fraction)
-    inner = tfno(in_channels=in_channels * (levels + 1), out_channels=out_channels, **tfno_kwargs)
-    return MultigridPatching(inner, levels, padding_fraction, stitching, pad_input)
+    inner = tfno(in_channels=in_channels * (levels + 1), out_channels=out_channels, modes=modes, **tfno_kwargs)
+    return MultigridPatching(inner, levels=levels, padding_fraction=padding_fraction, stitching=stitching,
+                             pad_input=pad_input)

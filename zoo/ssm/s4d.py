@@ -166,6 +166,7 @@ class S4DKernel(nn.Module):
         self,
         d_model: int,
         d_state: int = 64,
+        *,
         init: str = "lin",
         disc: str = "zoh",
         dt_min: float = 1e-3,
@@ -269,6 +270,7 @@ class S4DLayer(nn.Module):
         self,
         d_model: int,
         d_state: int = 64,
+        *,
         init: str = "lin",
         disc: str = "zoh",
         dropout: float = 0.0,
@@ -282,7 +284,8 @@ class S4DLayer(nn.Module):
         super().__init__()
         self.d_model, self.bidirectional = d_model, bidirectional
         channels = 2 if bidirectional else 1
-        self.kernel = S4DKernel(d_model, d_state, init, disc, dt_min, dt_max, lr, channels, legs_reference, chunk)
+        self.kernel = S4DKernel(d_model=d_model, d_state=d_state, init=init, disc=disc, dt_min=dt_min, dt_max=dt_max,
+                                lr=lr, channels=channels, legs_reference=legs_reference, chunk=chunk)
         self.D = nn.Parameter(torch.randn(d_model))
         self.activation = nn.GELU()
         self.dropout = nn.Dropout1d(dropout)
@@ -363,8 +366,10 @@ class S4DModel(SequenceBackbone):
         lr: float = 1e-3,
         legs_reference: bool = False,
     ):
-        layer = partial(S4DLayer, d_model, d_state, init, disc, dropout, bidirectional, dt_min, dt_max, lr, legs_reference)
-        super().__init__(layer, d_input, d_output, d_model, n_layers, dropout, prenorm, pooling)
+        layer = partial(S4DLayer, d_model=d_model, d_state=d_state, init=init, disc=disc, dropout=dropout,
+                        bidirectional=bidirectional, dt_min=dt_min, dt_max=dt_max, lr=lr, legs_reference=legs_reference)
+        super().__init__(make_layer=layer, d_input=d_input, d_output=d_output, d_model=d_model, n_layers=n_layers,
+                         dropout=dropout, prenorm=prenorm, pooling=pooling)
 
 
 register_sequence_model(

@@ -162,6 +162,7 @@ class S5SSM(nn.Module):
         self,
         d_model: int,
         d_state: int = 64,
+        *,
         blocks: int = 4,
         init: str = "legs",
         conj_sym: bool = True,
@@ -274,6 +275,7 @@ class S5Layer(nn.Module):
         self,
         d_model: int,
         d_state: int = 64,
+        *,
         blocks: int = 4,
         init: str = "legs",
         conj_sym: bool = True,
@@ -290,7 +292,8 @@ class S5Layer(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown S5 activation {activation!r}; valid choices: {', '.join(ACTIVATIONS)}")
         self.d_model, self.activation = d_model, activation
-        self.ssm = S5SSM(d_model, d_state, blocks, init, conj_sym, disc, bidirectional, clip_eigs, dt_min, dt_max, lr)
+        self.ssm = S5SSM(d_model=d_model, d_state=d_state, blocks=blocks, init=init, conj_sym=conj_sym, disc=disc,
+                         bidirectional=bidirectional, clip_eigs=clip_eigs, dt_min=dt_min, dt_max=dt_max, lr=lr)
         self.dropout = nn.Dropout1d(dropout)
         if activation != "gelu":
             self.output_linear = nn.Linear(d_model, (2 if activation == "full_glu" else 1) * d_model)
@@ -359,11 +362,11 @@ class S5Model(SequenceBackbone):
         dt_max: float = 1e-1,
         lr: float = 1e-3,
     ):
-        layer = partial(
-            S5Layer, d_model, d_state, blocks, init, conj_sym, disc, activation, dropout, bidirectional, clip_eigs,
-            dt_min, dt_max, lr,
-        )
-        super().__init__(layer, d_input, d_output, d_model, n_layers, dropout, prenorm, pooling)
+        layer = partial(S5Layer, d_model=d_model, d_state=d_state, blocks=blocks, init=init, conj_sym=conj_sym,
+                        disc=disc, activation=activation, dropout=dropout, bidirectional=bidirectional,
+                        clip_eigs=clip_eigs, dt_min=dt_min, dt_max=dt_max, lr=lr)
+        super().__init__(make_layer=layer, d_input=d_input, d_output=d_output, d_model=d_model, n_layers=n_layers,
+                         dropout=dropout, prenorm=prenorm, pooling=pooling)
 
 
 register_sequence_model(

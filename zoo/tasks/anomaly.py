@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from zoo.graph.rqgnn import class_balanced_focal_loss, class_balanced_weights
 from zoo.metrics.anomaly import anomaly_metrics
 from zoo.tasks.base import ZooTask
+from zoo.tasks.losses import class_balanced_focal_loss, class_balanced_weights
 
 
 class AnomalyTask(ZooTask):

@@ -40,7 +40,7 @@ class ZooTask(L.LightningModule):
 
     def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["evaluator"])  # a run-time object (GenerativeTask's), not plain data
         for key, value in self.hparams.items():
             self.hparams[key] = plain(value)
         config = dict(self.hparams.model)

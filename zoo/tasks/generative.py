@@ -1,9 +1,10 @@
 """Generative: the model owns its objective, ``model.loss(batch) -> {"loss": ..., **terms}``.
 
-Sample-quality metrics (cBW2-UVP, discriminative score, ...) need the data's ground truth, so the
-datamodule computes them: after the test loop the task calls ``datamodule.sample_metrics(model)``
-(if it has one) and logs each entry as ``test/<key>``; a datamodule with ``plot_samples(model, path)``
-also gets a figure, ``samples.png``, in the trainer's log folder.
+Sample-quality metrics (cBW2-UVP, discriminative score, ...) come from the run's evaluator
+(:mod:`zoo.evaluation`, named by ``configs/evaluator/``): after the test loop the task calls
+``evaluator(model, datamodule)`` and logs each entry as ``test/<key>``, and ``evaluator.plot`` draws
+``samples.png`` in the trainer's log folder. The evaluator is a run-time object, not a hyper-parameter:
+checkpoints never hold it (``eval.py`` rebuilds it from the run config, like the datamodule).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from zoo.evaluation import Evaluator
 from zoo.tasks.base import ZooTask
 
 
@@ -27,14 +29,17 @@ def batch_size(batch) -> int | None:
 class GenerativeTask(ZooTask):
     """For models that train with their own objective (VAE, bridge, diffusion).
 
-    Every entry of the dict returned by ``model.loss(batch)`` is logged as ``{stage}/{key}``.
+    Every entry of the dict returned by ``model.loss(batch)`` is logged as ``{stage}/{key}``; ``evaluator`` (if
+    any) scores the model after the test loop (see the module docstring).
     """
 
-    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None):
+    def __init__(self, model: dict, optimizer: dict, scheduler: dict | None = None,
+                 evaluator: Evaluator | None = None):
         super().__init__(model, optimizer, scheduler)
         if not callable(getattr(self.model, "loss", None)):
             raise TypeError(f"model {self.hparams.model['name']!r} has no loss(batch) method; the generative "
                             "task needs one (use the classification or regression task instead)")
+        self.evaluator = evaluator
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         terms = self.model.loss(batch)
@@ -47,13 +52,16 @@ class GenerativeTask(ZooTask):
         return terms["loss"]
 
     def on_test_epoch_end(self) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if callable(getattr(datamodule, "sample_metrics", None)):
-            with torch.inference_mode(False), torch.enable_grad():  # some metrics train a post-hoc classifier
-                for key, value in datamodule.sample_metrics(self.model).items():
-                    self.log(f"test/{key}", float(value), add_dataloader_idx=False)
-        if callable(getattr(datamodule, "plot_samples", None)):
-            folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # a broadcast: every process asks
-            if self.trainer.is_global_zero:
-                folder.mkdir(parents=True, exist_ok=True)
-                datamodule.plot_samples(self.model, folder / "samples.png")
+        if self.evaluator is None:
+            return
+        datamodule = self.trainer.datamodule
+        if datamodule is None:
+            raise ValueError(f"{type(self.evaluator).__name__} scores the model against a datamodule's data: test "
+                             "with trainer.test(task, datamodule=...)")
+        with torch.inference_mode(False), torch.enable_grad():  # some metrics train a post-hoc classifier
+            for key, value in self.evaluator(self.model, datamodule).items():
+                self.log(f"test/{key}", float(value), add_dataloader_idx=False)
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # a broadcast: every process asks
+        if self.trainer.is_global_zero:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.evaluator.plot(self.model, datamodule, folder / "samples.png")

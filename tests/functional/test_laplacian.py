@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Batch
 from torch_geometric.utils import from_networkx
 
-from zoo.graph.spectrum import LaplacianEigenpairs, eigvec_mask, laplacian_eigenpairs, normalized_laplacian
+from zoo.functional import LaplacianEigenpairs, eigvec_mask, laplacian_eigenpairs, normalized_laplacian
 
 
 def pyg(graph: nx.Graph):

@@ -1,5 +1,8 @@
 """Normalised-Laplacian eigenpairs per graph, in float64, as SPE (Huang et al., ICLR 2024) consumes them.
 
+The graph datamodules store them (:class:`LaplacianEigenpairs`) and the graph models read them
+(:func:`eigvec_mask`), so the math and its storage format live here, below both.
+
 L = I − D^{-1/2} A D^{-1/2} (weighted by ``edge_weight`` when given). An isolated node follows the scipy /
 networkx convention L_ii = 0 (it is a connected component of its own, with eigenvalue 0 and eigenvector
 e_i), not PyG ``get_laplacian("sym")``'s L_ii = 1.
