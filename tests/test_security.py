@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 
 import zoo
 from zoo.adapters import load_adapters
-from zoo.checkpoint import CheckpointError, config_targets
+from zoo.checkpoint import CheckpointError, config_targets, current_target
 from zoo.cli import CONFIG_DIR, evaluate, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +107,15 @@ def test_only_the_repositorys_zoo_targets_are_accepted():
     assert "zoo.data.SeqDigitsDataModule" in data and "zoo.tasks.ClassificationTask" in task
     assert "zoo.evaluation.timeseries.TimeSeriesEvaluator" in evaluator
     assert all(target.startswith("zoo.") for target in data | task | evaluator)
+
+
+def test_a_class_that_moved_is_found_by_its_name_inside_zoo_only():
+    """A checkpoint written before a datamodule moved still names the class; nothing outside ``zoo.`` matches."""
+    assert current_target("data", "zoo.data.SeqDigitsDataModule") == "zoo.data.SeqDigitsDataModule"
+    assert current_target("data", "zoo.data.old_place.SeqDigitsDataModule") == "zoo.data.SeqDigitsDataModule"
+    assert current_target("data", "evil.SeqDigitsDataModule") is None
+    assert current_target("data", "zoo.data.NoSuchDataModule") is None
+    assert current_target("task", ["zoo.tasks.ClassificationTask"]) is None
 
 
 def test_a_real_run_still_evaluates(checkpoint, make_cfg):

@@ -56,6 +56,19 @@ def config_targets(group: str) -> frozenset[str]:
     return frozenset(target for target in targets if target.startswith("zoo."))
 
 
+def current_target(group: str, target) -> str | None:
+    """The ``_target_`` of the repository's config group ``group`` that a stored ``target`` stands for: itself if a
+    config names it, else the one config target of the same class name (a class the package has since moved,
+    e.g. ``zoo.data.timeseries.TimeSeriesDataModule`` -> ``zoo.data.TimeSeriesDataModule``), else ``None``."""
+    known = config_targets(group)
+    if not isinstance(target, str) or not target.startswith("zoo."):
+        return None
+    if target in known:
+        return target
+    moved = [option for option in known if option.rpartition(".")[2] == target.rpartition(".")[2]]
+    return moved[0] if len(moved) == 1 else None
+
+
 def _directives(value, key: str) -> list[str]:
     """The dotted keys below ``key`` that Hydra would act on (``_target_``, ``_args_``, ``_partial_``, ...)."""
     if isinstance(value, dict):
@@ -71,7 +84,7 @@ def run_config(checkpoint: dict, path: str | os.PathLike) -> dict | None:
 
     It is data, never code: its ``data`` and ``task`` sections and its ``evaluator`` if it has one (the ones
     :data:`REBUILT` from it) must name a ``_target_`` that an option of the repository's config group of the same
-    name names, and hold no other Hydra key (``_args_``, ``_partial_``, a nested ``_target_``, ...) at any depth;
+    name names (or named before the class moved: :func:`current_target`), and hold no other Hydra key (``_args_``, ``_partial_``, a nested ``_target_``, ...) at any depth;
     anything else is a :class:`CheckpointError` that names the file and the key. The other sections (trainer,
     callbacks, ...) are never rebuilt from a checkpoint.
     """
@@ -87,12 +100,13 @@ def run_config(checkpoint: dict, path: str | os.PathLike) -> dict | None:
         if not isinstance(values, dict):
             raise CheckpointError(f"{path}: zoo_config.{section} is missing or not a mapping; expected the "
                                   f"{section} config train.py writes")
-        target, known = values.get("_target_"), config_targets(section)
-        if target not in known:
+        target = values.get("_target_")
+        if current_target(section, target) is None:
             raise CheckpointError(
                 f"{path}: zoo_config.{section}._target_ = {target!r} is not named by any of the repository's "
-                f"configs/{section}/*.yaml ({', '.join(sorted(known))}); a checkpoint may not name code to run, so it "
-                "is refused. If you wrote that class, add a config for it under configs/ and retrain")
+                f"configs/{section}/*.yaml ({', '.join(sorted(config_targets(section)))}); a checkpoint may not name "
+                "code to run, so it is refused. If you wrote that class, add a config for it under configs/ and "
+                "retrain")
         extra = _directives({key: item for key, item in values.items() if key != "_target_"}, f"zoo_config.{section}")
         if extra:
             raise CheckpointError(f"{path}: {extra[0]} is a Hydra directive, which a checkpoint may not carry "

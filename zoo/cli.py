@@ -38,7 +38,9 @@ from zoo.adapters import (
 from zoo.callbacks import LastCheckpoint, RandomStateInCheckpoint, RunConfigInCheckpoint
 from zoo.checkpoint import (
     CONFIG_DIR as CONFIG_PATH,
+    REBUILT,
     CheckpointError,
+    current_target,
     load_weights,
     read_checkpoint,
     read_weights,
@@ -375,19 +377,24 @@ LEGACY_EVALUATION = {
 
 
 def upgrade_run_config(run: dict) -> dict:
-    """A stored run config (checked by :func:`zoo.checkpoint.run_config`) in today's layout. One written before
-    evaluators had their own group keeps the evaluation settings in ``data`` and has no ``evaluator``: the settings
-    of a data target of :data:`LEGACY_EVALUATION` move into its evaluator option, read from the repository's
-    ``configs/evaluator/<option>.yaml`` (so the ``_target_`` comes from there, never from the checkpoint). Any other
-    run config is returned as it is."""
+    """A stored run config (checked by :func:`zoo.checkpoint.run_config`) in today's layout, changed as data only:
+
+    - each rebuilt section's ``_target_`` becomes the one today's configs name (:func:`zoo.checkpoint.current_target`:
+      a class that moved keeps its name);
+    - one written before evaluators had their own group keeps the evaluation settings in ``data`` and has no
+      ``evaluator``: the settings of a data target of :data:`LEGACY_EVALUATION` move into its evaluator option, read
+      from the repository's ``configs/evaluator/<option>.yaml`` (so the ``_target_`` comes from there, never from
+      the checkpoint).
+    """
     data = run["data"]
     option, keys = LEGACY_EVALUATION.get(data["_target_"], (None, {}))
     settings = {new: data[old] for old, new in keys.items() if old in data}
-    if not settings:
-        return run
-    evaluator = OmegaConf.to_container(OmegaConf.load(CONFIG_PATH / "evaluator" / f"{option}.yaml"))
-    return {**run, "data": {key: value for key, value in data.items() if key not in keys},
-            "evaluator": {**evaluator, **settings}}
+    if settings:
+        evaluator = OmegaConf.to_container(OmegaConf.load(CONFIG_PATH / "evaluator" / f"{option}.yaml"))
+        run = {**run, "data": {key: value for key, value in data.items() if key not in keys},
+               "evaluator": {**evaluator, **settings}}
+    return {**run, **{section: {**run[section], "_target_": current_target(section, run[section]["_target_"])}
+                      for section in REBUILT if run.get(section) is not None}}
 
 
 def rebuild(section: dict | None, **objects):
