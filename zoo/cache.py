@@ -47,18 +47,3 @@ def cached(path: str | os.PathLike, build: Callable[[], T]) -> T:
     atomic_save(obj, path)
     return obj
 
-
-class GeneratedData:
-    """Mixin for a datamodule whose data is generated once and cached: it defines ``cache_path`` and
-    ``_generate()``; ``prepare_data`` builds the entry, :meth:`load` reads it (building it if missing)."""
-
-    cache_path: Path
-
-    def _generate(self):
-        raise NotImplementedError
-
-    def prepare_data(self) -> None:
-        cached(self.cache_path, self._generate)
-
-    def load(self):
-        return cached(self.cache_path, self._generate)

@@ -84,10 +84,29 @@ def hydra_subdir(config_name: str, ckpt_path: str | None) -> str:
     return f".hydra/resumed_{run_stamp()}" if config_name == "train" and checkpoint_run(ckpt_path) else ".hydra"
 
 
+def data_value(key: str, *default, _root_: DictConfig):
+    """``${zoo_data:key}`` (or ``${zoo_data:key,default}``) in a model or task config: what the run's data says
+    ``key`` is. The data config's own setting if it has one (``seq_len``, a class subset's ``num_classes``), else a
+    fact its datamodule class fixes (``in_channels`` of a PDE set, ListOps' ``d_input``: the class attributes named
+    in its ``facts``, :mod:`zoo.data.base`), else ``default``."""
+    data = _root_.data
+    if key in data:
+        return data[key]
+    datamodule = get_class(data._target_)
+    facts = getattr(datamodule, "facts", ())
+    if key in facts:
+        return getattr(datamodule, key)
+    if default:
+        return default[0]
+    raise KeyError(f"${{zoo_data:{key}}}: data={data._target_} neither sets data.{key} nor fixes it (its facts: "
+                   f"{', '.join(facts) or 'none'}); choose a data config that has it, or set the model's key yourself")
+
+
 # cached: Hydra and Lightning's DDP launcher read hydra.run.dir more than once and must get one answer
 OmegaConf.register_new_resolver("zoo_run_dir", run_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("zoo_hydra_subdir", hydra_subdir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("zoo_stamp", run_stamp, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("zoo_data", data_value, replace=True)
 #: hparams_search=optuna: a task's ``monitor.mode`` (min / max) as Optuna's direction
 OmegaConf.register_new_resolver("optuna_direction", lambda mode: {"min": "minimize", "max": "maximize"}[mode],
                                 replace=True)
@@ -278,7 +297,8 @@ def check_resumable(task: L.LightningModule, checkpoint: dict, path: str, config
             f"{len(missing)} tensors missing, {len(unexpected)} unexpected, {len(shapes)} of another shape, e.g. "
             f"{'; '.join(examples)}): resume with the settings of the checkpoint's run (its folder's "
             f".hydra/overrides.yaml), or start a new run from its weights with init_from={path}")
-    changes = config_changes(checkpoint.get("zoo_config"), config)
+    stored = checkpoint.get("zoo_config")
+    changes = config_changes(stored and upgrade_run_config(stored), config)
     if changes:
         console.print(f"[bold yellow]resuming[/bold yellow] {path} with changes ({'; '.join(changes)}): the run goes "
                       "on from the checkpoint's step, but it is not the run an uninterrupted start would give")
@@ -361,18 +381,18 @@ def task_objects(evaluator) -> dict:
     return {} if evaluator is None else {"evaluator": evaluator}
 
 
-#: evaluation settings that data configs held before ``configs/evaluator/`` (issue 15): for each data ``_target_``,
-#: the evaluator option that took them over and each data key's name there
+#: evaluation settings that data configs held before ``configs/evaluator/`` (issue 15): for each data ``_target_``
+#: (as today's configs name it), the evaluator option that took them over and each data key's name there
 LEGACY_EVALUATION = {
-    "zoo.data.timeseries.TimeSeriesDataModule": ("timeseries", {
+    "zoo.data.TimeSeriesDataModule": ("timeseries", {
         "discriminative_iterations": "discriminative_iterations", "discriminative_repeats": "discriminative_repeats",
         "predictive_iterations": "predictive_iterations", "metric_batch_size": "batch_size"}),
-    "zoo.data.eot_benchmark.EOTBenchmarkDataModule": ("eot_benchmark", {"n_conditional": "n_conditional",
-                                                                         "n_marginal": "n_marginal"}),
-    "zoo.data.toy2d.Toy2DDataModule": ("sinkhorn", {"n_reference": "n_reference", "n_conditional": "n_conditional",
-                                                    "sinkhorn_iterations": "sinkhorn_iterations"}),
-    "zoo.data.spectra.SpectraDataModule": ("spectra", {"n_sample_spectra": "n_spectra", "k": "k",
-                                                       "sample_steps": "sample_steps", "atom_count": "atom_count"}),
+    "zoo.data.EOTBenchmarkDataModule": ("eot_benchmark", {"n_conditional": "n_conditional",
+                                                          "n_marginal": "n_marginal"}),
+    "zoo.data.Toy2DDataModule": ("sinkhorn", {"n_reference": "n_reference", "n_conditional": "n_conditional",
+                                              "sinkhorn_iterations": "sinkhorn_iterations"}),
+    "zoo.data.SpectraDataModule": ("spectra", {"n_sample_spectra": "n_spectra", "k": "k",
+                                               "sample_steps": "sample_steps", "atom_count": "atom_count"}),
 }
 
 
@@ -381,20 +401,24 @@ def upgrade_run_config(run: dict) -> dict:
 
     - each rebuilt section's ``_target_`` becomes the one today's configs name (:func:`zoo.checkpoint.current_target`:
       a class that moved keeps its name);
+    - the data keys its datamodule class now fixes (its ``facts``, e.g. a PDE set's ``in_channels``: arguments that
+      were only checked) are dropped;
     - one written before evaluators had their own group keeps the evaluation settings in ``data`` and has no
       ``evaluator``: the settings of a data target of :data:`LEGACY_EVALUATION` move into its evaluator option, read
       from the repository's ``configs/evaluator/<option>.yaml`` (so the ``_target_`` comes from there, never from
       the checkpoint).
     """
+    run = {**run, **{section: {**run[section], "_target_": current_target(section, run[section]["_target_"])}
+                     for section in REBUILT if run.get(section) is not None}}
     data = run["data"]
     option, keys = LEGACY_EVALUATION.get(data["_target_"], (None, {}))
     settings = {new: data[old] for old, new in keys.items() if old in data}
+    facts = get_class(data["_target_"]).facts
+    run["data"] = {key: value for key, value in data.items() if key not in keys and key not in facts}
     if settings:
         evaluator = OmegaConf.to_container(OmegaConf.load(CONFIG_PATH / "evaluator" / f"{option}.yaml"))
-        run = {**run, "data": {key: value for key, value in data.items() if key not in keys},
-               "evaluator": {**evaluator, **settings}}
-    return {**run, **{section: {**run[section], "_target_": current_target(section, run[section]["_target_"])}
-                      for section in REBUILT if run.get(section) is not None}}
+        run["evaluator"] = {**evaluator, **settings}
+    return run
 
 
 def rebuild(section: dict | None, **objects):

@@ -1,7 +1,7 @@
 """Under DDP every evaluation loader of every datamodule reads each sample exactly once.
 
 Lightning gives a loader without a ``DistributedSampler`` a padded one, which repeats samples so that every process
-gets as many; our evaluation loaders carry an ``UnrepeatedDistributedSampler`` instead (``zoo.data.splits``). The
+gets as many; our evaluation loaders carry an ``UnrepeatedDistributedSampler`` instead (``zoo.data.base``). The
 test builds every datamodule of ``configs/data/`` at a tiny size, forks two processes that form a gloo group, and
 has each take its validation and test loaders (every test resolution and extra test split) the way Lightning's
 trainer would (:func:`lightning_view`); the indices the two read must cover each sample once.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import socket
+import sys
 import traceback
 from collections import Counter
 from datetime import timedelta
@@ -28,7 +29,10 @@ from torch.utils.data import IterableDataset, RandomSampler
 
 from zoo.cache import atomic_save
 from zoo.cli import CONFIG_DIR
-from zoo.data.anomaly import generate_anomaly_dataset, write_tu
+from zoo.data.graph.anomaly import generate_anomaly_dataset, write_tu
+
+# the raw-format fixtures of the domains' tests (test folders are no packages)
+sys.path[:0] = [str(Path(__file__).parent / domain) for domain in ("graph", "sequence", "spectra")]
 
 PROCESSES = 2
 TIMEOUT = 120  # seconds for both processes to finish; a hang fails the test instead of blocking the run

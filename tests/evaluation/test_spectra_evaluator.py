@@ -1,5 +1,5 @@
 """The spectra evaluator with an oracle model: top-k, validity, stability and the retrieval baseline beside them, on
-the fake shards of tests/data/test_spectra.py."""
+the fake shards of tests/data/spectra/test_spectra.py."""
 
 import sys
 from pathlib import Path
@@ -11,10 +11,10 @@ import torch
 pytest.importorskip("rdkit")
 from rdkit import Chem  # noqa: E402
 
-from zoo.data.spectra import SpectraDataModule  # noqa: E402
+from zoo.data import SpectraDataModule  # noqa: E402
 from zoo.evaluation import SpectraEvaluator  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "spectra"))
 from test_spectra import shard_dir  # noqa: E402, F401  (the fixture: 12 hand-made molecules in 3 shards)
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from zoo.data.timeseries import TimeSeriesDataModule
+from zoo.data.sequence.timeseries import TimeSeriesDataModule
 from zoo.evaluation import TimeSeriesEvaluator
 
 

@@ -4,8 +4,8 @@ and the pairs figure."""
 import pytest
 import torch
 
-from zoo.data.eot_benchmark import EOTBenchmarkDataModule
-from zoo.data.toy2d import Toy2DDataModule
+from zoo.data.transport.eot_benchmark import EOTBenchmarkDataModule
+from zoo.data.transport.toy2d import Toy2DDataModule
 from zoo.evaluation import EOTBenchmarkEvaluator, SinkhornEvaluator
 from zoo.evaluation.transport import sinkhorn_plan
 from zoo.generative import LightSB

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.data.timeseries import TimeSeriesDataModule
+from zoo.data.sequence.timeseries import TimeSeriesDataModule
 from zoo.generative.kvae import eigenvalue_loss, gaussian_kl, koopman_fit, prediction_loss
 
 

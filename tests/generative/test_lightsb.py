@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.data.eot_benchmark import GaussianMixtureBenchmark
+from zoo.data.transport.eot_benchmark import GaussianMixtureBenchmark
 from zoo.generative import LightSB, brownian_bridge
 
 

@@ -5,7 +5,7 @@ from torch_geometric.data import Batch
 from torch_geometric.utils import from_networkx
 
 import zoo
-from zoo.data.graphs import CycleCountDataModule, count_cycles
+from zoo.data.graph.cycles import CycleCountDataModule, count_cycles
 from zoo.functional import laplacian_eigenpairs, normalized_laplacian
 from zoo.graph import SPE, LapPE, LaplacianEigenpairs, SignNetPE
 from zoo.graph.pe import MaskedBatchNorm

@@ -1,14 +1,24 @@
-"""Datamodules, and the generators and solvers that make offline data."""
+"""Datamodules by domain, with the generators and solvers that make their data offline.
 
-from zoo.data.anomaly import SpectralAnomalyDataModule
-from zoo.data.graphs import CycleCountDataModule
-from zoo.data.listops import ListOpsDataModule
-from zoo.data.molecules import MoleculeDataModule
-from zoo.data.pdes import BurgersDataModule, DarcyDataModule, NavierStokesDataModule
-from zoo.data.sequences import SeqDigitsDataModule, SeqImageDataModule
-from zoo.data.tu_screens import TUScreenDataModule
-from zoo.data.zinc import ZincDataModule
+Every datamodule derives from :class:`zoo.data.base.SplitDataModule` (named splits, one loader path, a resumable
+training order: :mod:`zoo.data.sampling`) and is exported here, so that a config names it ``zoo.data.<Class>``.
+The domains (``pde``, ``graph``, ``sequence``, ``transport``, ``spectra``) import the base, never each other.
+"""
 
-__all__ = ["BurgersDataModule", "CycleCountDataModule", "DarcyDataModule", "ListOpsDataModule", "MoleculeDataModule",
-           "NavierStokesDataModule", "SeqDigitsDataModule", "SeqImageDataModule", "SpectralAnomalyDataModule",
-           "TUScreenDataModule", "ZincDataModule"]
+from zoo.data.graph.anomaly import SpectralAnomalyDataModule
+from zoo.data.graph.cycles import CycleCountDataModule
+from zoo.data.graph.rdkit_molecules import MoleculeDataModule
+from zoo.data.graph.tu_screens import TUScreenDataModule
+from zoo.data.graph.zinc import ZincDataModule
+from zoo.data.pde.datamodules import BurgersDataModule, DarcyDataModule, NavierStokesDataModule
+from zoo.data.sequence.images import SeqDigitsDataModule, SeqImageDataModule
+from zoo.data.sequence.listops import ListOpsDataModule
+from zoo.data.sequence.timeseries import TimeSeriesDataModule
+from zoo.data.spectra.datamodule import SpectraDataModule
+from zoo.data.transport.eot_benchmark import EOTBenchmarkDataModule
+from zoo.data.transport.toy2d import Toy2DDataModule
+
+__all__ = ["BurgersDataModule", "CycleCountDataModule", "DarcyDataModule", "EOTBenchmarkDataModule",
+           "ListOpsDataModule", "MoleculeDataModule", "NavierStokesDataModule", "SeqDigitsDataModule",
+           "SeqImageDataModule", "SpectraDataModule", "SpectralAnomalyDataModule", "TUScreenDataModule",
+           "TimeSeriesDataModule", "Toy2DDataModule", "ZincDataModule"]

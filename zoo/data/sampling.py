@@ -10,7 +10,8 @@ and ``resume(**state)``:
   random states the checkpoint restores). Inside an epoch its state is that epoch's seed and the samples already
   trained on, so the resumed run finishes the same permutation; at an epoch's end it is empty, and the next epoch
   draws its seed from the restored generator as the uninterrupted run does.
-- a stream of generated batches (``zoo.data.eot_benchmark``) keeps its own pass counter and batch position.
+- a stream of generated batches (:class:`zoo.data.transport.pairs.PairStream`) keeps its own pass counter and batch
+  position.
 
 A mid-epoch state also holds torch's global generator state at the checkpoint, which the resumed pass puts back
 when it starts: a loader's new iterator draws its workers' base seed from that generator, which the interrupted

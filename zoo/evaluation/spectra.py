@@ -1,4 +1,4 @@
-"""Structure elucidation from spectra (DiffSpectra) on a :class:`~zoo.data.spectra.SpectraDataModule`.
+"""Structure elucidation from spectra (DiffSpectra) on a :class:`~zoo.data.SpectraDataModule`.
 
 ``k`` samples of ``model.sample(spectra, n_atoms=..., n_steps=...)`` for each of the first ``n_spectra`` test
 spectra, with the true atom counts (``atom_count="true"``, the reference's mode) or the model's predicted ones

@@ -1,5 +1,5 @@
 """Sample quality of a time-series generator (TimeGAN's and KoVAE's protocol) on a
-:class:`~zoo.data.timeseries.TimeSeriesDataModule`.
+:class:`~zoo.data.sequence.timeseries.TimeSeriesDataModule`.
 
 ``model.sample(n_test)`` ``(n_test, T, d)`` is scored against the complete (never masked) test sequences with the
 discriminative and predictive scores of :mod:`zoo.metrics.timeseries`, seeded by the datamodule's ``seed``; under

@@ -1,5 +1,6 @@
-"""Sample quality of an entropic-OT / Schrödinger-bridge model on unpaired pairs (:mod:`zoo.data.eot_benchmark`,
-:mod:`zoo.data.toy2d`): the cBW²₂-UVP and BW²₂-UVP (%) of :mod:`zoo.metrics.bures`, and a figure.
+"""Sample quality of an entropic-OT / Schrödinger-bridge model on unpaired pairs
+(:mod:`zoo.data.transport.eot_benchmark`, :mod:`zoo.data.transport.toy2d`): the cBW²₂-UVP and BW²₂-UVP (%) of
+:mod:`zoo.metrics.bures`, and a figure.
 
 - :class:`EOTBenchmarkEvaluator`: against the benchmark's closed-form plan (``datamodule.ground_truth()``):
   ``n_conditional`` model samples per test input against the true conditional moments (``cbw2_uvp``),
@@ -90,7 +91,7 @@ class PairsEvaluator(Evaluator):
 
 class EOTBenchmarkEvaluator(PairsEvaluator):
     """cBW²₂-UVP and BW²₂-UVP against the closed-form plan of an
-    :class:`~zoo.data.eot_benchmark.EOTBenchmarkDataModule` (see the module docstring).
+    :class:`~zoo.data.transport.eot_benchmark.EOTBenchmarkDataModule` (see the module docstring).
 
     Args:
         n_conditional: model samples per test input (the paper: 1000).

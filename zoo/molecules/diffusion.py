@@ -3,7 +3,7 @@
 Paper: "DiffSpectra: Molecular Structure Elucidation from Spectra using Diffusion Models" (Wang et al., 2025),
 whose recipe is JODO's: the discrete parts are relaxed to continuous features, not given a discrete kernel.
 
-**Batch format** (what ``zoo.data.spectra`` produces; ``zoo.molecules.dmt.DiffSpectra.loss`` and ``sample``
+**Batch format** (what ``zoo.data.spectra.datamodule`` produces; ``zoo.molecules.dmt.DiffSpectra.loss`` and ``sample``
 consume it), a dict:
 
 =================  ===================  ==============================================================
