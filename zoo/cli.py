@@ -8,7 +8,6 @@ then ``fit`` (resume with ``ckpt_path=``, start from weights with ``init_from=``
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import signal
@@ -27,14 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from zoo.adapters import (
-    config_from_dict,
-    count_parameters,
-    inject_adapters,
-    load_adapters,
-    merge_and_unload,
-    save_adapters,
-)
+from zoo.adapters import count_parameters, load_adapters
+from zoo.adapters.finetune import add_adapters, finetune_options, merged_weights, save_finetuned
 from zoo.callbacks import LastCheckpoint, RandomStateInCheckpoint, RunConfigInCheckpoint
 from zoo.checkpoint import (
     CONFIG_DIR as CONFIG_PATH,
@@ -45,9 +38,7 @@ from zoo.checkpoint import (
     read_checkpoint,
     read_weights,
     run_config,
-    save_pretrained,
 )
-from zoo.registry import create_model
 
 CONFIG_DIR = str(CONFIG_PATH)
 #: a file in every run folder naming the process that took it (two runs never share a folder)
@@ -129,15 +120,6 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
-def merged_weights(config: dict, state: dict, adapters: dict) -> dict:
-    """The plain weights of a fine-tuned run's model: its base model with its adapters loaded, merged in."""
-    model = create_model(**config)
-    options, _ = finetune_options(adapters)
-    inject_adapters(model, config_from_dict(options))
-    load_weights(model, state, strict=True)
-    return merge_and_unload(model).state_dict()
-
-
 def initialise_from(model, path: str, name: str, strict: bool = False, remap: dict | None = None) -> None:
     """Start from the weights of a checkpoint or pretrained folder holding the same model (a fine-tuned run's
     adapters merged in first); print the report."""
@@ -150,39 +132,6 @@ def initialise_from(model, path: str, name: str, strict: bool = False, remap: di
                       "merged into its base weights")
     report = load_weights(model, state, strict=strict, remap=remap)
     console.print(f"[bold]init_from[/bold] {path}: {report}")
-
-
-SAVES = ("adapters", "merged", "both")
-
-
-def finetune_options(finetune: dict | None) -> tuple[dict | None, str]:
-    """``(adapter config dict or None, what to save)`` from a ``finetune`` group (``method: none`` means none)."""
-    options = dict(finetune or {})
-    save = options.pop("save", "adapters")
-    if options.get("method", "none") == "none":
-        return None, save
-    if save not in SAVES:
-        raise ValueError(f"finetune.save={save!r}: expected one of {', '.join(SAVES)}")
-    return options, save
-
-
-def add_adapters(model, options: dict) -> None:
-    """Inject the adapters of a ``finetune`` group and print how many parameters still train."""
-    inject_adapters(model, config_from_dict(options))
-    trainable, total = count_parameters(model)
-    console.print(f"[bold]finetune={options['method']}[/bold]: {trainable:,} trainable of {total:,} parameters "
-                  f"({100 * trainable / total:.2f} %)")
-
-
-def save_finetuned(model, save: str, output_dir: Path) -> dict[str, str]:
-    """Write the adapters (``adapters/``) and/or the merged plain model (``merged/``, a pretrained folder)."""
-    written = {}
-    if save in ("adapters", "both"):
-        written["adapters"] = str(save_adapters(model, output_dir / "adapters"))
-    if save in ("merged", "both"):
-        merged = merge_and_unload(copy.deepcopy(model))
-        written["merged"] = str(save_pretrained(merged, output_dir / "merged", model.zoo_config))
-    return written
 
 
 def _report(title: str, summary: dict, output_dir: Path) -> None:
@@ -332,7 +281,9 @@ def train(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     adapters, save = finetune_options(config.get("finetune"))
     if adapters:
-        add_adapters(task.model, adapters)
+        trainable, total = add_adapters(task.model, adapters)
+        console.print(f"[bold]finetune={adapters['method']}[/bold]: {trainable:,} trainable of {total:,} parameters "
+                      f"({100 * trainable / total:.2f} %)")
     if checkpoint is not None:
         check_resumable(task, checkpoint, ckpt_path, config)
     if cfg.get("compile"):
