@@ -1,9 +1,11 @@
 """Forward+backward time and peak memory of every registered model; S4D's kernel against a naive baseline;
-FNO / TFNO against neuraloperator 2.0 (``pip install -e ".[bench]"``); SPE batched against a per-graph loop.
+FNO / TFNO against neuraloperator 2.0 (``pip install -e ".[bench]"``); SPE batched against a per-graph loop and
+the reference's padded layout.
 
     python scripts/benchmark.py                  # table on stdout, JSON in benchmark.json
     python scripts/benchmark.py --models s4d --repeats 5 --out results.json
     python scripts/benchmark.py --models spe_gine rqgnn --comparisons spe    # one family and its comparison
+    python scripts/benchmark.py --models --comparisons adapters --threads 1 --repeats 9   # adapters vs peft only
 
 Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
@@ -20,8 +22,13 @@ on 32² and 64² grids, batch 20: the ratio is neuraloperator's time over zoo's.
 LightSB: the wall time of a whole 10k-step EOT-benchmark run (``scripts/bench_lightsb.py``: D = 16, K = 50, batch 128,
 fresh samples every step, a plain torch loop). Models without a tensor input (``diffspectra``) are not in ``SIZES``.
 SPE on a batch of 128 ZINC-sized graphs (``SPE_BATCH``: 9–38 nodes, about as many edges as nodes plus 8 %, the
-full spectrum padded to 38) batched with ``to_dense_batch`` + one einsum, against the same module called once
-per graph in a Python loop (the reference code's way).
+full spectrum padded to 38): zoo's module (ρ on the packed real (node, column) pairs), against the same module
+called once per graph in a Python loop (the reference code's way) and against the reference's padded layout
+written here with the same weights (``_padded_spe``: every node's row of W padded to 38 columns, plain BatchNorm
+over the padding, GIN sums by gather + ``index_add_``). Graph models read such graphs: 128 for ``spe_gine``,
+512 (RQGNN's batch) for ``rqgnn``, ``gin_mean`` and ``rq_logistic``.
+Adapters: zoo's LoRA and FLoRA against peft's LoRA on torchvision's resnet18 (``scripts/bench_adapters.py``): peak
+memory here, the times round by round in one process, as ratios.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ import resource
 import time
 
 import torch
+
+import bench_adapters
 
 #: per model: constructor kwargs and the (batch, length, channels) input of the benchmark
 _SEQUENCE = {"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "d_state": 64}
@@ -53,12 +62,13 @@ SIZES = {
 }
 #: SPE: a batch of ZINC-sized random graphs and the SPE module's sizes
 SPE_BATCH = {"graphs": 128, "n_min": 9, "n_max": 38, "m": 8, "p": 16, "rho_hidden": 32, "rho_layers": 3}
-#: graph models: constructor kwargs and the label count of the ``SPE_BATCH`` graphs they read
+#: graph models: constructor kwargs, the label count and the number of the ``SPE_BATCH``-sized graphs they read
+#: (each paper's batch: 128 for SPE on ZINC, 512 for RQGNN and its baselines)
 GRAPH_SIZES = {
-    "spe_gine": ({"in_dim": 16, "out_dim": 1, "width": 38, "hidden": 64, "n_layers": 4}, 16),
-    "rqgnn": ({"in_channels": 16}, 16),
-    "rq_logistic": ({"in_channels": 16}, 16),
-    "gin_mean": ({"in_channels": 16}, 16),
+    "spe_gine": ({"in_dim": 16, "out_dim": 1, "width": 38, "hidden": 64, "n_layers": 4}, 16, 128),
+    "rqgnn": ({"in_channels": 16}, 16, 512),
+    "rq_logistic": ({"in_channels": 16}, 16, 512),
+    "gin_mean": ({"in_channels": 16}, 16, 512),
 }
 #: FNO / TFNO against neuraloperator: shared sizes, and the grids (batch 20, one input and output channel)
 OPERATOR = {"width": 32, "modes": 12, "n_layers": 4, "grids": (32, 64), "batch": 20}
@@ -69,10 +79,11 @@ S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
 #: side-by-side comparisons: the measurements each one runs
 COMPARISONS = {
     "s4d": [("s4d_layer", "zoo"), ("s4d_layer", "naive")],
-    "spe": [("spe", "batched"), ("spe", "loop")],
+    "spe": [("spe", "batched"), ("spe", "padded"), ("spe", "loop")],
     "operators": [("operator", f"{model}/{library}/{grid}") for model in ("fno", "tfno") for grid in OPERATOR["grids"]
                   for library in ("zoo", "neuralop")],
     "lightsb": [("lightsb_run", "10k")],
+    "adapters": [("adapter", name) for name in bench_adapters.ADAPTERS] + [("adapter_rounds", "interleaved")],
 }
 
 
@@ -157,15 +168,15 @@ def _operator(name: str, library: str, grid: int):
     return build
 
 
-def _graphs(n_features: int) -> list:
-    """``SPE_BATCH["graphs"]`` ZINC-sized random graphs with one-hot labels ``x [n, n_features]`` and eigenpairs."""
+def _graphs(n_features: int, count: int = SPE_BATCH["graphs"]) -> list:
+    """``count`` ZINC-sized random graphs with one-hot labels ``x [n, n_features]`` and eigenpairs."""
     import networkx as nx
     from torch_geometric.data import Data
 
     from zoo.functional import LaplacianEigenpairs
 
     generator, transform, graphs = torch.Generator().manual_seed(0), LaplacianEigenpairs(width=SPE_BATCH["n_max"]), []
-    for index in range(SPE_BATCH["graphs"]):
+    for index in range(count):
         n = int(torch.randint(SPE_BATCH["n_min"], SPE_BATCH["n_max"] + 1, (), generator=generator))
         graph = nx.gnm_random_graph(n, round(1.08 * n), seed=index)
         pairs = torch.tensor(list(graph.edges()), dtype=torch.long).view(-1, 2).T
@@ -179,16 +190,34 @@ def _graph_model(name: str):
     import zoo
     from torch_geometric.data import Batch
 
-    kwargs, n_features = GRAPH_SIZES[name]
+    kwargs, n_features, count = GRAPH_SIZES[name]
 
     def build(device):
-        return zoo.create_model(name, **kwargs).to(device), Batch.from_data_list(_graphs(n_features)).to(device)
+        return zoo.create_model(name, **kwargs).to(device), Batch.from_data_list(_graphs(n_features, count)).to(device)
 
     return build
 
 
-def _spe(loop: bool):
-    """SPE forward on ``SPE_BATCH`` graphs, batched or one graph at a time."""
+def _padded_spe(spe, eigvals, eigvecs, edge_index, batch):
+    """The reference's layout (Graph-COM/SPE) with ``spe``'s weights: W ``[num_nodes, n_max, m]`` padded to n_max
+    columns for every node, plain BatchNorm over every entry, padding included (φ over padded eigenvalues, ρ over
+    padded columns), GIN sums by gather + ``index_add_``, a masked sum over the real columns at the end. W is built
+    by zoo's einsum, so the comparison is ρ's layout."""
+    from torch_geometric.utils import to_dense_batch
+
+    z = torch.stack([phi(eigvals[..., None])[..., 0] for phi in spe.phi], -1)  # [B, d, m]
+    V, node_mask = to_dense_batch(eigvecs, batch, batch_size=eigvals.size(0))
+    h = torch.einsum("bid,bdm,bjd->bijm", V, z, V)[node_mask]
+    source, target = edge_index
+    for index, layer in enumerate(spe.rho):
+        h = layer.mlp((1 + layer.eps) * h + torch.zeros_like(h).index_add_(0, target, h[source]))
+        h = torch.relu(h) if index < len(spe.rho) - 1 else h
+    return (h * node_mask[batch][..., None]).sum(1)
+
+
+def _spe(layout: str):
+    """SPE forward on ``SPE_BATCH`` graphs: zoo's module batched (``batched``) or one graph at a time (``loop``),
+    or the reference's padded layout (``padded``)."""
     from torch_geometric.data import Batch
 
     from zoo.graph import SPE
@@ -197,13 +226,14 @@ def _spe(loop: bool):
 
     def build(device):
         graphs, spe = _graphs(1), SPE(**sizes).to(device)
-        if loop:
+        if layout == "loop":
             singles = [graph.to(device) for graph in graphs]
             return (lambda items: torch.cat([spe(g.eigvals, g.eigvecs, g.edge_index,
                                                  torch.zeros(g.num_nodes, dtype=torch.long, device=device))
                                              for g in items])), singles
+        forward = spe if layout == "batched" else lambda *args: _padded_spe(spe, *args)
         batch = Batch.from_data_list(graphs).to(device)
-        return (lambda b: spe(b.eigvals, b.eigvecs, b.edge_index, b.batch)), batch
+        return (lambda b: forward(b.eigvals, b.eigvecs, b.edge_index, b.batch)), batch
 
     return build
 
@@ -215,12 +245,16 @@ def _job(args: tuple) -> dict:
         from bench_lightsb import bench_lightsb
 
         return {"seconds": bench_lightsb()["seconds"], "ms": float("nan"), "peak_mib": float("nan")}
+    if kind == "adapter_rounds":  # train, forward, merge of every adapter, round by round (bench_adapters.py)
+        return {"rounds": bench_adapters.time_adapters(repeats, device), "ms": float("nan"), "peak_mib": float("nan")}
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
+    elif kind == "adapter":
+        build = bench_adapters.build(name)
     elif kind == "s4d_layer":
         build = _s4d_layer(naive=name == "naive")
     elif kind == "spe":
-        build = _spe(loop=name == "loop")
+        build = _spe(layout=name)
     else:
         model, library, grid = name.split("/")
         build = _operator(model, library, int(grid))
@@ -270,11 +304,16 @@ def main() -> None:
               f"zoo time {report['s4d_vs_naive']['time_ratio']:.2f}x, peak memory "
               f"{report['s4d_vs_naive']['memory_ratio']:.2f}x")
     if "spe" in args.comparisons:
-        loop, batched = results["spe:loop"], results["spe:batched"]
+        batched = results["spe:batched"]
         report["spe_size"] = SPE_BATCH
-        report["spe_loop_vs_batched"] = {"time_ratio": loop["ms"] / batched["ms"]}
-        print(f"SPE on {SPE_BATCH['graphs']} ZINC-sized graphs: per-graph loop / batched time "
-              f"{report['spe_loop_vs_batched']['time_ratio']:.2f}x")
+        for other in ("padded", "loop"):
+            ratios = {key: results[f"spe:{other}"][key] / batched[key] for key in ("ms", "peak_mib")}
+            report[f"spe_{other}_vs_batched"] = {"time_ratio": ratios["ms"], "memory_ratio": ratios["peak_mib"]}
+            print(f"SPE on {SPE_BATCH['graphs']} ZINC-sized graphs: {other} / zoo batched time {ratios['ms']:.2f}x, "
+                  f"peak memory {ratios['peak_mib']:.2f}x")
+    if "adapters" in args.comparisons:
+        report["adapters"] = bench_adapters.print_report(results["adapter_rounds:interleaved"]["rounds"], {
+            adapter: results[f"adapter:{adapter}"]["peak_mib"] for adapter in bench_adapters.ADAPTERS})
     if "lightsb" in args.comparisons:
         report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
         print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "

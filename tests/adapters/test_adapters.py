@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 import re
@@ -12,6 +13,7 @@ from zoo.adapters import (FLoRAConfig, LoRAConfig, LowRankDelta, TuckerDelta, ad
                           disable_adapters, inject_adapters, load_adapters, merge, merge_and_unload, save_adapters,
                           unmerge)
 from zoo.adapters.layers import SUPPORTED
+from zoo.operators.spectral import FactorizedTensor
 from zoo.registry import model_info
 
 
@@ -88,6 +90,100 @@ def randomise_module(module):
     with torch.no_grad():
         for param in module.parameters():
             param.copy_(torch.randn_like(param))
+
+
+@pytest.mark.parametrize("dims,ranks,is_complex,out_mode", [
+    ((5, 7), [3, 4], False, 0),                 # Linear (out, in)
+    ((6, 4, 3), [3, 2, 2], False, 0),           # Conv1d (out, in, k)
+    ((8, 3, 3, 3), [4, 2, 3, 2], False, 0),     # Conv2d, groups 2: (out, in / groups, kh, kw)
+    ((4, 3, 2, 3, 1), [2, 3, 2, 2, 1], False, 0),  # Conv3d
+    ((6, 5, 7, 4), [3, 2, 4, 2], True, 1),      # a complex spectral weight (in, out, *kept_modes)
+], ids=["linear", "conv1d", "grouped-conv2d", "conv3d", "spectral"])
+def test_tucker_update_built_output_factor_last_is_the_stored_order_reconstruction(dims, ranks, is_complex, out_mode):
+    """ΔW = (G ×_{n≠out} A_n) ×_out s A_out, small modes first, equals FactorizedTensor's reconstruction."""
+    delta = TuckerDelta(dims, ranks, scale=1.5, is_complex=is_complex, out_mode=out_mode).double()
+    randomise_module(delta)
+    value = torch.view_as_complex if is_complex else (lambda tensor: tensor)
+    tucker = FactorizedTensor("tucker", dims, delta.ranks, value(delta.core), [value(f) for f in delta.factors])
+    A, B = delta.low_rank()
+    assert A.shape == tuple(r if n == out_mode else d for n, (d, r) in enumerate(zip(dims, delta.ranks)))
+    torch.testing.assert_close(delta(), 1.5 * tucker.reconstruct(), rtol=1e-6, atol=1e-6)
+
+
+LAYERS = {
+    "linear": lambda: nn.Linear(7, 5),
+    "conv1d": lambda: nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2),
+    "conv1d-groups-circular": lambda: nn.Conv1d(6, 4, 3, padding=1, groups=2, padding_mode="circular"),
+    "conv2d-groups-stride-dilation": lambda: nn.Conv2d(6, 8, 3, stride=2, padding=(1, 2), dilation=2, groups=2),
+    "depthwise-conv2d": lambda: nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False),
+    "conv3d": lambda: nn.Conv3d(4, 6, (2, 3, 1), stride=(1, 2, 1), groups=2),
+}
+INPUTS = {"linear": (3, 7), "conv1d": (3, 4, 11), "conv1d-groups-circular": (6, 9),  # unbatched
+          "conv2d-groups-stride-dilation": (2, 6, 9, 8), "depthwise-conv2d": (2, 4, 6, 5),
+          "conv3d": (2, 4, 4, 7, 3)}
+
+
+def outputs_and_gradients(model, layer, x):
+    """The output and the gradients of a fixed projection of it w.r.t. the input and the adapter's parameters."""
+    y = model(x)
+    projection = torch.randn(torch.view_as_real(y).shape if y.is_complex() else y.shape,
+                             generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    loss = ((torch.view_as_real(y) if y.is_complex() else y) * projection).sum()
+    return [y, *torch.autograd.grad(loss, [x, *layer.adapter.parameters()])]
+
+
+@pytest.mark.parametrize("config", [FLoRAConfig(rank=2), LoRAConfig(rank=3, alpha=6)], ids=["flora", "lora"])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_two_path_and_merged_forms_give_the_same_outputs_and_gradients(name, config):
+    torch.manual_seed(0)
+    model = inject_adapters(nn.Sequential(LAYERS[name]()).double(), config)
+    randomise(model)
+    layer = adapter_layers(model)["0"]
+    x = torch.randn(INPUTS[name], dtype=torch.float64, requires_grad=True)
+    results = {}
+    for form in ("two-path", "merged", "auto"):
+        layer.form = form
+        results[form] = outputs_and_gradients(model, layer, x)
+    for form in ("merged", "auto"):
+        for two_path, other in zip(results["two-path"], results[form]):
+            torch.testing.assert_close(other, two_path, rtol=1e-6, atol=1e-6)
+    layer.form = "fused"
+    with pytest.raises(ValueError, match="unknown form 'fused'"):
+        model(x)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_two_path_keeps_the_base_layers_memory_layout_and_is_exact_at_init(groups):
+    """A channels-last input: the two-path output has the base layer's strides, equals it bit for bit while ΔW = 0,
+    and matches the merged form once the adapter is trained."""
+    torch.manual_seed(0)
+    model = inject_adapters(nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=groups)).double(), FLoRAConfig(rank=2))
+    layer = adapter_layers(model)["0"]
+    layer.form = "two-path"
+    x = torch.randn(2, 4, 5, 7, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    base = layer.base_layer(x)
+    y = model(x)
+    assert y.stride() == base.stride() and torch.equal(y, base)
+    randomise(model)
+    layer.form = "merged"
+    merged = model(x)
+    layer.form = "two-path"
+    torch.testing.assert_close(model(x), merged, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("config", [FLoRAConfig(rank=2), LoRAConfig(rank=3)], ids=["flora", "lora"])
+def test_spectral_two_path_is_the_dense_contraction_with_w_plus_delta(config):
+    """The spectral adapter's thin path against ``Σ_i x̂[b, i, k] (W + ΔW)[i, o, k]``, outputs and gradients."""
+    torch.manual_seed(0)
+    model = inject_adapters(zoo.create_model("fno", modes=[4, 3], width=6, n_layers=1).double(),
+                            dataclasses.replace(config, target_modules=r".*\.weight"))
+    randomise(model)
+    layer = next(iter(adapter_layers(model).values()))
+    x = torch.randn(2, 6, 7, 3, dtype=torch.complex128, requires_grad=True)
+    two_path = outputs_and_gradients(layer.contract, layer, x)
+    merged = outputs_and_gradients(lambda x: torch.einsum("bi...,io...->bo...", x, layer.reconstruct()), layer, x)
+    for a, b in zip(two_path, merged):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("layer,ranks", [(nn.Linear(7, 5), [3, 4]), (nn.Conv2d(6, 8, 3), [4, 5, 2, 3]),

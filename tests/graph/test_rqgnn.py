@@ -141,3 +141,19 @@ def test_anomaly_task_weights_the_focal_loss_by_the_class_counts():
             p_t = p if c == y else 1 - p
             expected += weights[y] * (1 - p_t) ** 2 * -np.log(p_t)
     assert loss.item() == pytest.approx(expected / 2, rel=1e-6)
+
+
+def test_shared_chebyshev_basis_matches_the_per_filter_implementation(a78ab53):
+    """Same weights, same logits (training and eval mode) and gradients as commit a78ab53's RQGNN, whose q filters
+    each rebuilt the normalised adjacency and propagated on their own (tests/graph/conftest.py)."""
+    expected = a78ab53["rqgnn"]
+    model = zoo.create_model("rqgnn", in_channels=5, hidden=8, dropout=0.0).double()
+    torch.nn.utils.vector_to_parameters(expected["params"], model.parameters())
+    batch = Batch(x=expected["x"], edge_index=expected["edge_index"], batch=expected["batch"])
+    logits = model.train()(batch)
+    (logits * expected["weights"]).sum().backward()
+    with torch.no_grad():
+        logits_eval = model.eval()(batch)
+    for name, value in [("logits_train", logits), ("grads", torch.cat([p.grad.flatten() for p in model.parameters()])),
+                        ("logits_eval", logits_eval)]:
+        torch.testing.assert_close(value, expected[name], rtol=1e-9, atol=1e-9, msg=name)

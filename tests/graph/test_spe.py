@@ -240,3 +240,22 @@ def test_cycle_count_datamodule(tmp_path):
                           torch.cat([graph.y for graph in dm.splits["train"]]), atol=1e-4)
     with pytest.raises(ValueError, match="width >= n_max"):
         CycleCountDataModule(n_max=25, width=20)
+
+
+@pytest.mark.parametrize("case", ["spe_full", "spe_truncated"])
+def test_packed_rho_matches_the_padded_implementation(case, a78ab53):
+    """Same weights, same outputs, gradients and running statistics as the padded ρ of commit a78ab53
+    (tests/graph/conftest.py), with the full spectrum and with d = 4 eigenpairs (more padded eigenvalues)."""
+    expected = a78ab53[case]
+    spe = SPE(m=4, p=6, phi_hidden=8, rho_hidden=16).double()
+    torch.nn.utils.vector_to_parameters(expected["params"], spe.parameters())
+    eigvals, eigvecs = expected["eigvals"].clone().requires_grad_(), expected["eigvecs"].clone().requires_grad_()
+    out = spe.train()(eigvals, eigvecs, expected["edge_index"], expected["batch"])
+    (out * expected["weights"]).sum().backward()
+    running = [b.flatten() for name, b in spe.named_buffers() if name.endswith(("running_mean", "running_var"))]
+    with torch.no_grad():
+        out_eval = spe.eval()(expected["eigvals"], expected["eigvecs"], expected["edge_index"], expected["batch"])
+    for name, value in [("out_train", out), ("grads", torch.cat([p.grad.flatten() for p in spe.parameters()])),
+                        ("grad_eigvals", eigvals.grad), ("grad_eigvecs", eigvecs.grad),
+                        ("running_stats", torch.cat(running)), ("out_eval", out_eval)]:
+        torch.testing.assert_close(value, expected[name], rtol=1e-9, atol=1e-9, msg=name)

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from zoo.operators.spectral import FactorizedWeight, JointFactorizedWeight, SpectralConv, kept_frequencies
+from zoo.operators.spectral import (FactorizedWeight, JointFactorizedWeight, SpectralConv, kept_frequencies,
+                                    mode_product)
 
 FACTORIZED = ("tucker", "cp", "tt")
 
@@ -102,6 +103,17 @@ def test_factorized_weight_reconstructs_its_definition(factorization):
     else:
         expected = torch.einsum("aib,bjc,ckd,dle->ijkl", *u)  # a = e = 1
     torch.testing.assert_close(weight.reconstruct(), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape,axis,d", [((3, 4, 5), 0, 6), ((3, 4, 5), 2, 6), ((3, 4, 9), 1, 6), ((3, 4, 5), 1, 7)],
+                         ids=["first", "last", "batched", "narrow-blocks"])
+def test_mode_product_is_the_contraction_of_one_axis(shape, axis, d):
+    tensor = torch.randn(*shape, dtype=torch.complex128)
+    factor = torch.randn(d, shape[axis], dtype=torch.complex128)
+    letters = "abc"
+    result = letters.replace(letters[axis], "z")
+    expected = torch.einsum(f"{letters},z{letters[axis]}->{result}", tensor, factor)
+    torch.testing.assert_close(mode_product(tensor, factor, axis), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_full_rank_tucker_with_identity_factors_is_the_dense_weight():

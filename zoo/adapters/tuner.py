@@ -131,9 +131,12 @@ def unmerge(model: nn.Module) -> None:
 
 
 def merge_and_unload(model: nn.Module) -> nn.Module:
-    """Merge, then put the base layers back in place of the wrappers: a plain model with the adapted weights."""
-    merge(model)
-    for name in adapter_layers(model):
+    """Merge (keeping no copies of the original weights), then put the base layers back in place of the wrappers:
+    a plain model with the adapted weights."""
+    layers = adapter_layers(model)
+    for layer in layers.values():
+        layer.merge(restorable=False)
+    for name in layers:
         parent, _, child = name.rpartition(".")
         owner = model.get_submodule(parent)
         setattr(owner, child, getattr(owner, child).base_layer)

@@ -16,7 +16,9 @@ the spectral-energy-weighted mean eigenvalue. A channel absent from a graph (``x
 **CWGNN** ``H⁰ = σ(W₂ σ(W₁ X))``; ``q`` Chebyshev filters of order ``K``,
 ``Z_j = Σ_{k<K} T_k(L̂) H⁰ Θ_{j,k}`` with ``L̂ = L − I`` (λ_max = 2); ``H = σ(W₄ σ(W₃ [Z₁ ‖ … ‖ Z_q]))``.
 The filters are a registered ``nn.ModuleList`` and train; the reference keeps them in a plain Python list,
-so they stay at their random initialisation: ``freeze_wavelets=True`` reproduces that.
+so they stay at their random initialisation: ``freeze_wavelets=True`` reproduces that. All q filters read the
+same basis ``T_k(L̂)H⁰``, k < K, built once per forward from a sparse ``L̂`` built once: K − 1 sparse products
+in all (the reference runs q ``ChebConv``s, q(K − 1) edge-wise propagations).
 
 **RQ-pooling** ``t_G = σ(W₉ σ(W₈ r))``, ``α_i = ⟨H_i, t_G⟩`` (no softmax), ``h_P = Σ_i α_i H_i``.
 
@@ -33,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.graph.sparse import csr_matrix, sparse_product
 from zoo.registry import register_model
 
 PAPER = "Rayleigh Quotient Graph Neural Networks for Graph-level Anomaly Detection (Dong et al., ICLR 2024)"
@@ -95,12 +98,41 @@ def rayleigh_quotient(x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Te
     return torch.where(empty, torch.zeros_like(numerator), numerator / denominator.masked_fill(empty, 1.0))
 
 
+def _csr(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
+    """The ``[n, n]`` CSR matrix with ``values`` at (``rows``, ``cols``) (each ``(nnz,)``, in any order)."""
+    order = torch.argsort(rows * n + cols)
+    return csr_matrix(F.pad(torch.cumsum(torch.bincount(rows, minlength=n), 0), (1, 0)), cols[order], values[order])
+
+
+def shifted_laplacian(edge_index: torch.Tensor, num_nodes: int, dtype: torch.dtype) -> tuple[torch.Tensor,
+                                                                                              torch.Tensor]:
+    """``L̂ = L − I`` and its transpose, sparse CSR ``(num_nodes, num_nodes)`` each: ``−1/√(d_i d_j)`` on the
+    edges, ``−1`` on an isolated node's diagonal (scipy's ``L_ii = 0``), 0 elsewhere."""
+    weight, degree = normalised_adjacency(edge_index, num_nodes, dtype)
+    isolated = torch.nonzero(degree == 0)[:, 0]
+    rows, cols = torch.cat([edge_index, isolated.expand(2, -1)], dim=1)
+    values = -torch.cat([weight, weight.new_ones(isolated.shape[0])])
+    return _csr(rows, cols, values, num_nodes), _csr(cols, rows, values, num_nodes)
+
+
+def chebyshev_basis(h: torch.Tensor, laplacian: tuple[torch.Tensor, torch.Tensor], K: int) -> torch.Tensor:
+    """``[T_0(L̂)H ‖ … ‖ T_{K−1}(L̂)H]`` ``(num_nodes, K·F)`` of ``H`` ``(num_nodes, F)``, ``laplacian = (L̂, L̂ᵀ)``.
+
+    ``T_0(L̂)H = H``, ``T_1(L̂)H = L̂H``, ``T_k = 2L̂T_{k−1} − T_{k−2}``: one sparse product a hop.
+    """
+    terms = [h]
+    for k in range(1, K):
+        propagated = sparse_product(terms[-1], laplacian)
+        terms.append(propagated if k == 1 else propagated.mul_(2).sub_(terms[-2]))
+    return torch.cat(terms, dim=-1)
+
+
 class ChebyshevWavelet(nn.Module):
     """One Chebyshev filter of order ``K``: ``Z = Σ_{k<K} T_k(L̂) H Θ_k + b`` with ``L̂ = L − I``.
 
-    ``T_0(L̂)H = H``, ``T_1(L̂)H = L̂H``, ``T_k = 2L̂T_{k−1} − T_{k−2}``. With scipy's convention
-    ``L̂ = −D^{-1/2}AD^{-1/2}`` on nodes with edges and ``L̂_ii = −1`` on isolated nodes.
-    ``H`` ``(num_nodes, in_channels)`` -> ``Z`` ``(num_nodes, out_channels)``.
+    With scipy's convention ``L̂ = −D^{-1/2}AD^{-1/2}`` on nodes with edges and ``L̂_ii = −1`` on isolated nodes.
+    ``H`` ``(num_nodes, in_channels)`` -> ``Z`` ``(num_nodes, out_channels)``; :meth:`filter` applies the filter to
+    a :func:`chebyshev_basis` (RQGNN's q filters share one).
     """
 
     def __init__(self, in_channels: int, out_channels: int, K: int):
@@ -114,21 +146,11 @@ class ChebyshevWavelet(nn.Module):
             nn.init.xavier_uniform_(weight)
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        weight, degree = normalised_adjacency(edge_index, h.shape[0], h.dtype)
-        row, col = edge_index
-        isolated = (degree == 0).to(h.dtype)[:, None]
+        return self.filter(chebyshev_basis(h, shifted_laplacian(edge_index, h.shape[0], h.dtype), self.K))
 
-        def shifted_laplacian(t: torch.Tensor) -> torch.Tensor:
-            propagated = torch.zeros_like(t).index_add_(0, row, weight[:, None] * t[col])
-            return -propagated - isolated * t
-
-        previous, current = h, shifted_laplacian(h)
-        out = previous @ self.theta[0]
-        for k in range(1, self.K):
-            if k > 1:
-                previous, current = current, 2 * shifted_laplacian(current) - previous
-            out = out + current @ self.theta[k]
-        return out + self.bias
+    def filter(self, basis: torch.Tensor) -> torch.Tensor:
+        """``Σ_k T_k(L̂)H Θ_k + b`` from the basis ``(num_nodes, K·in_channels)`` -> ``(num_nodes, out_channels)``."""
+        return torch.addmm(self.bias, basis, self.theta.flatten(0, 1))
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -161,6 +183,7 @@ class RQGNN(nn.Module):
         if width < 1:
             raise ValueError(f"width (the number q of Chebyshev filters) must be >= 1, got {width}")
         self.in_channels, self.num_classes, self.rq_form, self.eps = in_channels, num_classes, rq_form, eps
+        self.depth = depth
         self.rql = nn.Sequential(nn.Linear(in_channels, hidden), nn.Linear(hidden, hidden), nn.LeakyReLU())
         self.encoder = _mlp([in_channels, in_channels, in_channels])
         self.wavelets = nn.ModuleList(ChebyshevWavelet(in_channels, in_channels, depth) for _ in range(width))
@@ -179,7 +202,8 @@ class RQGNN(nn.Module):
         r = rayleigh_quotient(x, edge_index, batch, num_graphs, self.rq_form, self.eps)  # (B, F)
         h_r = self.rql(r)                                                                  # (B, hidden)
         h0 = self.encoder(x)                                                               # (N, F)
-        z = torch.cat([wavelet(h0, edge_index) for wavelet in self.wavelets], dim=-1)      # (N, q F)
+        basis = chebyshev_basis(h0, shifted_laplacian(edge_index, x.shape[0], x.dtype), self.depth)  # (N, K F)
+        z = torch.cat([wavelet.filter(basis) for wavelet in self.wavelets], dim=-1)        # (N, q F)
         h = self.combine(z)                                                                # (N, hidden)
         alpha = (h * self.pool_query(r)[batch]).sum(-1, keepdim=True)                      # (N, 1)
         h_p = h.new_zeros(num_graphs, h.shape[1]).index_add_(0, batch, alpha * h)          # (B, hidden)

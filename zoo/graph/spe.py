@@ -13,7 +13,10 @@ weights z_ℓ, so W, hence SPE, is invariant to eigenvector signs and to the bas
 eigenspace, and the paper bounds ‖ΔSPE‖ by the Lipschitz constants of φ and ρ times ‖ΔL‖ (divided by the
 gap λ_{d+1} − λ_d when the spectrum is truncated; there is no gap term with the full spectrum).
 
-Batched: ``to_dense_batch`` and one einsum build W for all graphs; no loop over graphs. Departures from the
+Batched: ``to_dense_batch`` and one einsum build W for all graphs; no loop over graphs. ρ runs on the real
+(node i, column k) pairs of W, k < n of i's graph, packed once (P = Σ_G n_G² rows instead of the padded
+num_nodes · n_max), so its BatchNorm is plain BatchNorm over real entries, its matmuls skip the padding, and
+GIN's neighbour sum is one sparse matrix (:func:`pair_adjacency`) built once per forward. Departures from the
 reference code (Graph-COM/SPE): BatchNorm in φ and ρ counts only real eigenvalues and real columns (the
 reference counts the padding, so its output depends on the batch's composition); GIN's ε starts at 0,
 not ``randn``; the per-layer PE MLP takes any ``pe_dim`` (the reference hard-codes 37).
@@ -26,6 +29,7 @@ to its input (residual layers), add or mean pooling, an MLP head. ``pe`` picks S
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import GINEConv, global_add_pool, global_mean_pool
@@ -33,6 +37,7 @@ from torch_geometric.utils import to_dense_batch
 
 from zoo.functional import LaplacianEigenpairs, eigvec_mask
 from zoo.graph.pe import LapPE, MaskedMLP, SignNetPE
+from zoo.graph.sparse import csr_matrix, sparse_product
 from zoo.registry import register_model
 
 SPE_PAPER = "Huang et al., On the Stability of Expressive Positional Encodings for Graph Neural Networks, ICLR 2024"
@@ -40,11 +45,33 @@ PES = ("spe", "none", "lap", "signnet")
 POOLINGS = {"add": global_add_pool, "mean": global_mean_pool}
 
 
-class RhoGINLayer(nn.Module):
-    """One GIN layer of ρ on W's rows: ``h [num_nodes, n_max, in]`` -> ``[num_nodes, n_max, out]``.
+def pair_adjacency(edge_index: Tensor, mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """ρ's neighbour sum on the packed pairs as a sparse CSR matrix ``[P, P]``, P = ``mask.sum()``.
 
-    h_i ← MLP((1+ε) h_i + Σ_{j∈N(i)} h_j) for every column at once; ``mask [num_nodes, n_max]`` marks the
-    real columns (BatchNorm statistics use only those; padded columns come out 0).
+    ``mask [num_nodes, n_max]`` marks each node's real columns; the pairs (i, k) are packed node-major, in the
+    order of ``mask.nonzero()``. Row (t, k) holds a 1 at (s, k) for every edge s → t of ``edge_index [2, E]``
+    (an edge's two ends are in one graph, so they have the same real columns).
+    """
+    num_nodes, device = mask.size(0), mask.device
+    node, column = mask.nonzero(as_tuple=True)                                 # [P]
+    columns = mask.sum(1)
+    first_pair = torch.cumsum(columns, 0) - columns                            # [num_nodes]
+    source, target = edge_index[:, torch.argsort(edge_index[1] * num_nodes + edge_index[0])]  # by target, source
+    in_degree = torch.bincount(target, minlength=num_nodes)
+    first_edge = torch.cumsum(in_degree, 0) - in_degree                        # [num_nodes]: t's first edge s → t
+    row_size = in_degree[node]                                                 # [P]: row (t, k) has deg t entries
+    crow = F.pad(torch.cumsum(row_size, 0), (1, 0))                            # [P + 1]
+    row = torch.repeat_interleave(torch.arange(node.numel(), device=device), row_size)         # [nnz]
+    edge = first_edge[node[row]] + torch.arange(row.numel(), device=device) - crow[row]        # [nnz]: its s → t
+    col = first_pair[source[edge]] + column[row]
+    return csr_matrix(crow, col, torch.ones(col.numel(), dtype=dtype, device=device))
+
+
+class RhoGINLayer(nn.Module):
+    """One GIN layer of ρ on W's packed real (node, column) pairs: ``h [P, in]`` -> ``[P, out]``.
+
+    h_(i,k) ← MLP((1+ε) h_(i,k) + Σ_{j∈N(i)} h_(j,k)) for every column k at once, the sum being A h with
+    ``adjacency = (A, Aᵀ)`` (:func:`pair_adjacency`); BatchNorm statistics over the P real pairs.
     """
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, norm: str = "batch"):
@@ -52,10 +79,8 @@ class RhoGINLayer(nn.Module):
         self.eps = nn.Parameter(torch.zeros(()))
         self.mlp = MaskedMLP(in_dim, hidden, out_dim, n_layers=2, norm=norm)
 
-    def forward(self, h: Tensor, edge_index: Tensor, mask: Tensor) -> Tensor:
-        source, target = edge_index
-        neighbours = torch.zeros_like(h).index_add_(0, target, h[source])
-        return self.mlp((1 + self.eps) * h + neighbours, mask) * mask[..., None]
+    def forward(self, h: Tensor, adjacency: tuple[Tensor, Tensor]) -> Tensor:
+        return self.mlp((1 + self.eps) * h + sparse_product(h, adjacency))
 
 
 class SPE(nn.Module):
@@ -67,7 +92,7 @@ class SPE(nn.Module):
         p: the output size.
         phi_hidden, phi_layers: each φ_ℓ is a scalar MLP 1 → phi_hidden → ... → 1.
         rho_hidden, rho_layers: ρ is a GIN of ``rho_layers`` layers of width ``rho_hidden``.
-        norm: ``"batch"`` (masked BatchNorm) or ``"none"``.
+        norm: ``"batch"`` (BatchNorm over real eigenvalues and real pairs only) or ``"none"``.
     """
 
     def __init__(self, m: int = 8, p: int = 16, phi_hidden: int = 16, phi_layers: int = 3, rho_hidden: int = 32,
@@ -81,10 +106,15 @@ class SPE(nn.Module):
         self.rho = nn.ModuleList(RhoGINLayer(a, rho_hidden, b, norm) for a, b in zip(dims[:-1], dims[1:]))
 
     def eigenspace_tensor(self, eigvals: Tensor, eigvecs: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
-        """W restricted to real rows: ``[num_nodes, n_max, m]``, and the real-column mask ``[num_nodes, n_max]``."""
+        """W restricted to real rows: ``[num_nodes, n_max, m]``, and the real-column mask ``[num_nodes, n_max]``.
+
+        φ runs on the real eigenvalues only (packed), so its BatchNorm never sees the padding.
+        """
         num_graphs = eigvals.size(0)
         real = eigvec_mask(eigvecs, batch, num_graphs)  # [B, d]
-        z = torch.stack([phi(eigvals[..., None], real)[..., 0] for phi in self.phi], -1) * real[..., None]
+        z_real = torch.cat([phi(eigvals[real][:, None]) for phi in self.phi], -1)  # [real eigenvalues, m]
+        z = z_real.new_zeros(*real.shape, self.m)
+        z[real] = z_real  # [B, d, m], 0 on padding
         V, node_mask = to_dense_batch(eigvecs, batch, batch_size=num_graphs)  # [B, n_max, d], [B, n_max]
         W = torch.einsum("bid,bdm,bjd->bijm", V, z, V)
         return W[node_mask], node_mask[batch]
@@ -95,12 +125,16 @@ class SPE(nn.Module):
                              f"{tuple(eigvals.shape)} and {tuple(eigvecs.shape)} (use LaplacianEigenpairs)")
         if batch.numel() != eigvecs.size(0) or (batch.numel() > 1 and (batch[1:] < batch[:-1]).any()):
             raise ValueError("batch must give every node's graph, sorted (as a torch_geometric Batch stores it)")
-        h, mask = self.eigenspace_tensor(eigvals, eigvecs, batch)
+        W, mask = self.eigenspace_tensor(eigvals, eigvecs, batch)
+        node, column = mask.nonzero(as_tuple=True)
+        h = W[node, column]  # [P, m]: the real pairs, packed node-major
+        adjacency = (pair_adjacency(edge_index, mask, eigvecs.dtype),
+                     pair_adjacency(edge_index.flip(0), mask, eigvecs.dtype))
         for index, layer in enumerate(self.rho):
-            h = layer(h, edge_index, mask)
+            h = layer(h, adjacency)
             if index < len(self.rho) - 1:
                 h = torch.relu(h)
-        return (h * mask[..., None]).sum(1)
+        return h.new_zeros(eigvecs.size(0), self.p).index_add_(0, node, h)
 
 
 class SPEGINE(nn.Module):

@@ -104,9 +104,21 @@ def _c(param: Tensor) -> Tensor:
     return torch.view_as_complex(param)
 
 
-def _mode_product(tensor: Tensor, factor: Tensor, axis: int) -> Tensor:
-    """``tensor ×_axis factor``: contract ``tensor``'s axis (size r) with ``factor (d, r)``, keeping the axis place."""
-    return torch.movedim(torch.tensordot(tensor, factor, dims=([axis], [1])), -1, axis)
+def mode_product(tensor: Tensor, factor: Tensor, axis: int) -> Tensor:
+    """``tensor ×_axis factor``: contract ``tensor``'s axis (size r) with ``factor (d, r)``, keeping the axis place.
+
+    With ``tensor`` viewed as ``(P, r, Q)``: P products ``factor @ block`` (one matrix product for the first axis)
+    that write the result's own layout, when the blocks have at least d columns; ``(P, r) @ factorᵀ`` for the last
+    axis; otherwise one matrix product on a copy with the axis moved last (many narrow blocks multiply slowly)."""
+    shape, d = tensor.shape, factor.shape[0]
+    blocks = tensor.reshape(math.prod(shape[:axis]), shape[axis], -1)
+    if blocks.shape[-1] == 1:
+        product = blocks[..., 0] @ factor.t()
+    elif blocks.shape[-1] >= d or len(blocks) == 1:
+        product = torch.bmm(factor.expand(len(blocks), -1, -1), blocks)
+    else:
+        return torch.movedim(torch.tensordot(tensor, factor, dims=([axis], [1])), -1, axis)
+    return product.reshape(*shape[:axis], d, *shape[axis + 1:])
 
 
 def _modes_first(tensor: Tensor) -> Tensor:
@@ -192,7 +204,7 @@ class FactorizedTensor:
         elif self.factorization == "tucker":
             core = self.core.to(x.dtype)
             for axis, factor in enumerate(self.factors[2:], start=2):  # expand the core's spatial axes
-                core = _mode_product(core, factor.to(x.dtype), axis)
+                core = mode_product(core, factor.to(x.dtype), axis)
             y = (x @ self.factors[0].to(x.dtype)) @ _modes_first(core) @ self.factors[1].to(x.dtype).t()
         elif self.factorization == "cp":
             spatial = self._cp_spatial().to(x.dtype).reshape(self.ranks[0], -1).t().unsqueeze(1)  # (modes, 1, R)
