@@ -19,6 +19,8 @@ FNO / TFNO side by side with ``neuralop.models.FNO`` at the same configuration (
 the same 23 × 12 kept frequencies, lifting / projection ratio 2, channel-MLP expansion 0.5 with soft-gating,
 linear skips, GELU, grid channels; TFNO: Tucker, rank 0.1, neuraloperator's default factorized contraction)
 on 32² and 64² grids, batch 20: the ratio is neuraloperator's time over zoo's.
+HVP (``--comparisons hvp``): one ``zoo.analysis.hvp`` (forward over reverse, in the model's float32) against one
+forward+backward of the same loss, interleaved, for ``HVP_MODELS`` at their ``SIZES``: the ratio is HVP / fwd+bwd.
 LightSB: the wall time of a whole 10k-step EOT-benchmark run (``scripts/bench_lightsb.py``: D = 16, K = 50, batch 128,
 fresh samples every step, a plain torch loop). Models without a tensor input (``diffspectra``) are not in ``SIZES``.
 SPE on a batch of 128 ZINC-sized graphs (``SPE_BATCH``: 9–38 nodes, about as many edges as nodes plus 8 %, the
@@ -51,6 +53,8 @@ SIZES = {
     "s4_ptd": (_SEQUENCE, (16, 1024, 3)),
     "s5": ({**_SEQUENCE, "blocks": 4}, (16, 1024, 3)),
     "s5_ptd": ({**_SEQUENCE, "blocks": 4}, (16, 1024, 3)),
+    "transformer": ({"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "n_heads": 4, "d_ff": 512},
+                    (16, 1024, 3)),
     "fno": ({"width": 32, "modes": 12}, (20, 1, 64, 64)),
     "tfno": ({"width": 32, "modes": 12}, (20, 1, 64, 64)),
     "mg_tfno": ({"width": 32, "modes": 8, "levels": 1}, (20, 1, 64, 64)),
@@ -76,6 +80,8 @@ OPERATOR = {"width": 32, "modes": 12, "n_layers": 4, "grids": (32, 64), "batch":
 S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
 
 
+#: models whose Hessian-vector product (zoo.analysis.hvp, in the model's float32) is timed against one forward+backward
+HVP_MODELS = ("s4d", "fno", "transformer")
 #: side-by-side comparisons: the measurements each one runs
 COMPARISONS = {
     "s4d": [("s4d_layer", "zoo"), ("s4d_layer", "naive")],
@@ -83,6 +89,7 @@ COMPARISONS = {
     "operators": [("operator", f"{model}/{library}/{grid}") for model in ("fno", "tfno") for grid in OPERATOR["grids"]
                   for library in ("zoo", "neuralop")],
     "lightsb": [("lightsb_run", "10k")],
+    "hvp": [("hvp", name) for name in HVP_MODELS],
     "adapters": [("adapter", name) for name in bench_adapters.ADAPTERS] + [("adapter_rounds", "interleaved")],
 }
 
@@ -238,6 +245,35 @@ def _spe(layout: str):
     return build
 
 
+def _hvp_ratio(name: str, device: str, repeats: int) -> dict:
+    """Median ms of one forward+backward of ``out.square().mean()`` and of one ``zoo.analysis.hvp`` of the same loss
+    at the ``SIZES`` input, interleaved; ``ratio`` = HVP / forward+backward."""
+    from zoo.analysis import hvp
+
+    model, x = _model(name)(device)
+    data = [(x, torch.zeros(len(x), device=device))]
+    v = torch.randn(sum(p.numel() for p in model.parameters()), device=device)
+
+    def loss(output, _):
+        return output.square().mean()
+
+    def step():
+        model(x).square().mean().backward()
+
+    times = {"fwd_bwd_ms": [], "hvp_ms": []}
+    for index in range(repeats + 1):  # the first round warms up
+        for key, fn in (("fwd_bwd_ms", step), ("hvp_ms", lambda: hvp(model, loss, data, v, dtype=None))):
+            start = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if index:
+                times[key].append(1000 * (time.perf_counter() - start))
+    medians = {key: sorted(values)[len(values) // 2] for key, values in times.items()}
+    return {**medians, "ratio": medians["hvp_ms"] / medians["fwd_bwd_ms"], "ms": float("nan"),
+            "peak_mib": float("nan")}
+
+
 def _job(args: tuple) -> dict:
     kind, name, device, repeats, threads = args
     torch.set_num_threads(threads)
@@ -247,6 +283,8 @@ def _job(args: tuple) -> dict:
         return {"seconds": bench_lightsb()["seconds"], "ms": float("nan"), "peak_mib": float("nan")}
     if kind == "adapter_rounds":  # train, forward, merge of every adapter, round by round (bench_adapters.py)
         return {"rounds": bench_adapters.time_adapters(repeats, device), "ms": float("nan"), "peak_mib": float("nan")}
+    if kind == "hvp":
+        return _hvp_ratio(name, device, repeats)
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "adapter":
@@ -314,6 +352,12 @@ def main() -> None:
     if "adapters" in args.comparisons:
         report["adapters"] = bench_adapters.print_report(results["adapter_rounds:interleaved"]["rounds"], {
             adapter: results[f"adapter:{adapter}"]["peak_mib"] for adapter in bench_adapters.ADAPTERS})
+    if "hvp" in args.comparisons:
+        report["hvp_vs_fwd_bwd"] = {name: results[f"hvp:{name}"]["ratio"] for name in HVP_MODELS}
+        for name in HVP_MODELS:
+            result = results[f"hvp:{name}"]
+            print(f"{name}: HVP {result['hvp_ms']:.1f} ms, forward+backward {result['fwd_bwd_ms']:.1f} ms, "
+                  f"ratio {result['ratio']:.2f}")
     if "lightsb" in args.comparisons:
         report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
         print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "

@@ -166,3 +166,17 @@ def test_families_import_only_themselves_and_layer_one():
 
     found = violations(family, refused)
     assert not found, report(f"a model family imports zoo code outside itself and {', '.join(LAYER_ONE)}", found)
+
+
+def test_tools_on_any_model_import_only_themselves_and_layer_one():
+    """``zoo.analysis`` and ``zoo.compress`` take any ``nn.Module``: no family, no training code."""
+    tools = ("zoo.analysis", "zoo.compress")
+
+    def tool(name: str) -> str | None:
+        return next((package for package in tools if within(name, [package])), None)
+
+    found = violations(tool, lambda name, module: within(module, ["zoo"]) and not within(module, [tool(name),
+                                                                                                  *LAYER_ONE])
+                       or within(module, TRAINING))
+    assert not found, report(f"a tool imports zoo code outside itself and {', '.join(LAYER_ONE)}, or training code",
+                             found)

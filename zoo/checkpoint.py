@@ -37,6 +37,10 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 REBUILT = ("data", "task", "evaluator")
 #: the rebuilt parts a run config may lack or hold as null (a run without an evaluator, or one from before them)
 OPTIONAL = ("evaluator",)
+#: what a tool changed in a built model, by the key of the model config that records it as plain data: ``load_model``
+#: builds the model from the rest of the config, then calls ``rebuild(model, record)`` before loading the weights
+#: (``"compression"``: the factorised Linear layers, registered by ``zoo.compress``)
+REBUILDERS: dict[str, Callable[[nn.Module, object], None]] = {}
 
 
 class CheckpointError(ValueError):
@@ -236,12 +240,16 @@ def load_model(path: str | os.PathLike, name: str | None = None, **overrides) ->
     """Build the model stored in a ``.ckpt`` or pretrained folder and load its weights (strictly), in eval mode.
 
     ``name`` checks the stored model is the one expected; ``overrides`` replace constructor kwargs
-    that do not change parameter shapes (e.g. ``dropout=0.0``).
+    that do not change parameter shapes (e.g. ``dropout=0.0``). A config entry of :data:`REBUILDERS` (e.g. a
+    compressed model's ``"compression"``) is applied to the built model before its weights are loaded.
     """
     config, state = read_pretrained(path)
     if name is not None and config["name"] != name:
         raise CheckpointError(f"{path} holds a {config['name']!r} model, not {name!r}")
+    records = {key: config.pop(key) for key in list(config) if key in REBUILDERS}
     model = create_model(**{**config, **overrides})
+    for key, record in records.items():
+        REBUILDERS[key](model, record)
     load_weights(model, state, strict=True)
     return model.eval()
 

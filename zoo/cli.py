@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from zoo import eval_tools
 from zoo.adapters import count_parameters, load_adapters
 from zoo.adapters.finetune import add_adapters, finetune_options, merged_weights, save_finetuned
 from zoo.callbacks import LastCheckpoint, RandomStateInCheckpoint, RunConfigInCheckpoint
@@ -407,7 +408,14 @@ def evaluate(cfg: DictConfig) -> dict:
     if options.get("noise"):
         metrics.update(_noisy_test(trainer, task, datamodule, seed=cfg.seed, **options))
     summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"], "metrics": metrics}
-    _report(f"eval: {run['model']['name']}", summary, Path(cfg.paths.output_dir))
+    output_dir = Path(cfg.paths.output_dir)
+    if cfg.get("analysis"):
+        summary["analysis"] = eval_tools.analyse(cfg.analysis, task, datamodule, output_dir)
+    if cfg.get("compress"):
+        summary["compression"] = eval_tools.compress(cfg.compress, task, datamodule, output_dir)
+        compressed = _merged(trainer.test(task, datamodule=datamodule, verbose=False))
+        metrics.update({f"compressed/{key}": value for key, value in compressed.items()})
+    _report(f"eval: {run['model']['name']}", summary, output_dir)
     return summary
 
 

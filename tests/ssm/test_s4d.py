@@ -196,6 +196,29 @@ def test_vandermonde_chunked_equals_unchunked_values_and_grads():
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+def test_vandermonde_second_order_and_torch_func_match_the_naive_kernel():
+    """Double backward, forward mode (jvp), forward-over-reverse Hessian-vector products and vmap: what
+    ``zoo.analysis`` and ``zoo.compress`` apply to an s4d model, against autograd through the naive kernel."""
+    W, s = random_ws(H=3, M=4, seed=5)
+    assert torch.autograd.gradgradcheck(lambda W, s: vandermonde(W, s, 13, chunk=4), (W, s))
+    W, s = W.detach(), s.detach()
+    dW, ds = torch.randn_like(W), torch.randn_like(s)
+
+    def chunked(W, s):
+        return vandermonde(W, s, 37, chunk=8)
+
+    def naive(W, s):
+        return naive_vandermonde(W, s, 37)
+
+    def gradient(kernel):
+        return torch.func.grad(lambda W, s: kernel(W, s).square().sum(), argnums=(0, 1))
+
+    for transform in (lambda kernel: torch.func.jvp(kernel, (W, s), (dW, ds))[1],
+                      lambda kernel: torch.func.jvp(gradient(kernel), (W, s), (dW, ds))[1],
+                      lambda kernel: torch.func.vmap(kernel, in_dims=(0, None))(torch.stack([W, 2 * W]), s)):
+        torch.testing.assert_close(transform(chunked), transform(naive), rtol=1e-10, atol=1e-10)
+
+
 def test_kernel_chunk_size_does_not_change_the_kernel_or_its_grads():
     torch.manual_seed(0)
     kernels = [S4DKernel(4, 16, init="inv", chunk=c) for c in (1000, 7)]

@@ -78,7 +78,6 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from zoo.ssm.backbone import SequenceBackbone, check_input, register_sequence_model, register_ssm_tensor
 from zoo.ssm.hippo import TRANSITIONS, normal
@@ -92,20 +91,38 @@ class _Vandermonde(torch.autograd.Function):
     """``K[c, h, ℓ] = Re Σ_n W[c, h, n] · exp(ℓ · s[h, n])``, recomputing ``exp(ℓ s)`` chunk by chunk in backward.
 
     Gradients follow PyTorch's convention for complex inputs (conjugate Wirtinger, ``∂/∂Re + i ∂/∂Im``):
-    ``grad_W = Σ_ℓ g_ℓ conj(exp(ℓ s))`` and ``grad_s = Σ_ℓ g_ℓ conj(ℓ W exp(ℓ s))``.
+    ``grad_W = Σ_ℓ g_ℓ conj(exp(ℓ s))`` and ``grad_s = Σ_ℓ g_ℓ conj(ℓ W exp(ℓ s))``. The forward-mode derivative is
+    ``dK = Re Σ_n (dW + ℓ W ds) exp(ℓ s)``. The backward is built from differentiable operations, so
+    ``torch.func`` transforms it (Hessian-vector products by forward-over-reverse, double backward, vmap).
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, W: Tensor, s: Tensor, L: int, chunk: int) -> Tensor:
-        ctx.save_for_backward(W, s)
-        ctx.L, ctx.chunk = L, chunk
+    def forward(W: Tensor, s: Tensor, L: int, chunk: int) -> Tensor:
         K = W.real.new_empty(*W.shape[:-1], L)
         for start, _, E in _powers(s, L, chunk):
             K[..., start : start + E.shape[-1]] = torch.einsum("chn,hnl->chl", W, E).real
         return K
 
     @staticmethod
-    @once_differentiable
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        W, s, ctx.L, ctx.chunk = inputs
+        ctx.save_for_backward(W, s)
+        ctx.save_for_forward(W, s)
+
+    @staticmethod
+    def jvp(ctx, dW: Tensor | None, ds: Tensor | None, *_) -> Tensor:
+        W, s = ctx.saved_tensors
+        dK = W.real.new_zeros(*W.shape[:-1], ctx.L)
+        for start, ell, E in _powers(s, ctx.L, ctx.chunk):
+            if dW is not None:
+                dK[..., start : start + len(ell)] += torch.einsum("chn,hnl->chl", dW, E).real
+            if ds is not None:
+                dK[..., start : start + len(ell)] += torch.einsum("chn,hnl->chl", W * ds, E * ell).real
+        return dK
+
+    @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         W, s = ctx.saved_tensors
         grad = grad.to(W.dtype)

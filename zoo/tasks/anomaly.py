@@ -47,14 +47,17 @@ class AnomalyTask(ZooTask):
                 self.print(f"class-balanced weights (normal, anomaly): {self.class_weights.tolist()}")
         return self.class_weights.to(self.device)
 
+    def objective(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return class_balanced_focal_loss(logits, y, self._weights(), self.hparams.gamma)
+
     def shared_step(self, batch, stage: str) -> torch.Tensor:
-        weights = self._weights()
+        self._weights()  # a missing class count is an error before the model runs
         graphs, y = batch if isinstance(batch, (tuple, list)) else (batch, batch.y)  # (Batch, y) or a Batch
         logits = self(graphs)
         if logits.ndim != 2 or logits.shape != (graphs.num_graphs, 2):
             raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}; the anomaly task expects "
                              f"(num_graphs={graphs.num_graphs}, 2): set the model's num_classes to 2")
-        loss = class_balanced_focal_loss(logits, y, weights, self.hparams.gamma)
+        loss = self.objective(logits, y)
         self.log_value(stage, "loss", loss, batch_size=graphs.num_graphs, prog_bar=stage != "test")
         self.log_metrics(stage, logits, y)
         return loss

@@ -92,6 +92,12 @@ class ZooTask(L.LightningModule):
                              f"{tuple(y.shape)}: {hint}")
         return prediction, y
 
+    def objective(self, prediction, target: torch.Tensor) -> torch.Tensor:
+        """The batch-mean loss this task trains on, from the task's output and the target (no logging): what
+        ``zoo.analysis`` and ``zoo.compress`` differentiate when ``eval.py`` runs them on a checkpoint."""
+        raise NotImplementedError(f"{type(self).__name__} has no (prediction, target) loss: analysis= and compress= "
+                                  "need a supervised task (classification, regression, operator, anomaly)")
+
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         raise NotImplementedError
 

@@ -20,6 +20,9 @@ class ClassificationTask(ZooTask):
         super().__init__(model, optimizer, scheduler)
         self.init_metrics({"acc": MulticlassAccuracy(num_classes, average="micro")})
 
+    def objective(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
@@ -29,7 +32,7 @@ class ClassificationTask(ZooTask):
                 f"the model returned logits of shape {tuple(logits.shape)}; the classification task expects "
                 f"(batch, num_classes={num_classes}): check the model's output size (d_output) and pooling"
             )
-        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+        loss = self.objective(logits, y)
         self.log_value(stage, "loss", loss, batch_size=len(y), prog_bar=stage != "test")
         self.log_metrics(stage, logits, y)
         return loss

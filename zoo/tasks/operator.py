@@ -120,14 +120,16 @@ class OperatorTask(ZooTask):
                 "('x_mean', 'x_std')) after the datamodule's setup()")
         return denormalise(self.model(normalise(x, self.x_mean, self.x_std)), self.y_mean, self.y_std)
 
+    def objective(self, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.hparams.loss == "rel_l2":
+            return relative_l2(prediction, y)
+        if self.hparams.loss == "rel_h1":
+            return relative_h1(prediction, y, self.hparams.periodic)
+        return torch.nn.functional.mse_loss(prediction, y)
+
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         prediction, y = self.predict_batch(batch, "check the model's out_channels and the data's grid")
-        if self.hparams.loss == "rel_l2":
-            loss = relative_l2(prediction, y)
-        elif self.hparams.loss == "rel_h1":
-            loss = relative_h1(prediction, y, self.hparams.periodic)
-        else:
-            loss = torch.nn.functional.mse_loss(prediction, y)
+        loss = self.objective(prediction, y)
         self.log_value(stage, "loss", loss, batch_size=len(y), prog_bar=stage == "train")
         self.log_metrics(stage, prediction, y)
         return loss

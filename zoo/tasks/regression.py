@@ -26,9 +26,12 @@ class RegressionTask(ZooTask):
         super().__init__(model, optimizer, scheduler)
         self.init_metrics({"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "rel_l2": RelativeL2Error()})
 
+    def objective(self, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return LOSSES[self.hparams.loss](prediction, y)
+
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         prediction, y = self.predict_batch(batch, "check the model's output size (d_output) and pooling")
-        loss = LOSSES[self.hparams.loss](prediction, y)
+        loss = self.objective(prediction, y)
         self.log_value(stage, "loss", loss, batch_size=len(y), prog_bar=stage != "test")
         self.log_metrics(stage, prediction, y)
         return loss
