@@ -60,3 +60,21 @@ def test_bad_tool_options_are_clear_errors(make_cfg, checkpoint):
         _eval(make_cfg, checkpoint, "compress=svd", "compress.ratio=1.5")
     with pytest.raises(ValueError, match="batches must be >= 1"):
         _eval(make_cfg, checkpoint, "analysis=hessian", "analysis.batches=0")
+
+
+def test_a_compressed_model_fine_tunes_from_its_folder_and_evaluates(make_cfg, checkpoint, tmp_path):
+    """init_from=<compressed pretrained folder>: the run builds the same factorised layers, trains them, and its
+    checkpoint evaluates and loads with them."""
+    _, data_dir = checkpoint
+    _eval(make_cfg, checkpoint, "compress=svd", "compress.ratio=0.5")
+    folder = tmp_path / "pretrained"
+    compressed = zoo.load_model(folder)
+    run = train(make_cfg(*SMALL, "trainer.max_epochs=1", f"init_from={folder}", f"paths.data_dir={data_dir}",
+                         folder="finetuned"))
+    tuned = zoo.load_model(run["best_checkpoint"])
+    assert {name for name, module in tuned.named_modules() if isinstance(module, FactorizedLinear)} == {
+        name for name, module in compressed.named_modules() if isinstance(module, FactorizedLinear)}
+    assert not torch.equal(tuned.decoder.A.weight, compressed.decoder.A.weight)  # it trained
+    evaluated = evaluate(make_cfg(f"ckpt_path={run['best_checkpoint']}", f"paths.data_dir={data_dir}",
+                                  "+trainer.limit_test_batches=2", config="eval", folder="eval"))
+    assert evaluated["metrics"]["test/acc"] == pytest.approx(run["metrics"]["test/acc"])

@@ -246,12 +246,24 @@ def load_model(path: str | os.PathLike, name: str | None = None, **overrides) ->
     config, state = read_pretrained(path)
     if name is not None and config["name"] != name:
         raise CheckpointError(f"{path} holds a {config['name']!r} model, not {name!r}")
-    records = {key: config.pop(key) for key in list(config) if key in REBUILDERS}
-    model = create_model(**{**config, **overrides})
-    for key, record in records.items():
-        REBUILDERS[key](model, record)
+    model = build_model({**config, **overrides})
     load_weights(model, state, strict=True)
     return model.eval()
+
+
+def rebuild_records(config: dict) -> dict:
+    """The entries of a model config ``{"name": ..., **kwargs}`` that :data:`REBUILDERS` apply after building."""
+    return {key: value for key, value in config.items() if key in REBUILDERS}
+
+
+def build_model(config: dict) -> nn.Module:
+    """:func:`zoo.create_model` from a model config, then its :func:`rebuild_records` applied (e.g. a compressed
+    model's factorised layers), so the weights of the model that config describes load."""
+    records = rebuild_records(config)
+    model = create_model(**{key: value for key, value in config.items() if key not in records})
+    for key, record in records.items():
+        REBUILDERS[key](model, record)
+    return model
 
 
 def save_pretrained(model: nn.Module, folder: str | os.PathLike, config: dict | None = None) -> Path:

@@ -22,7 +22,7 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
 
@@ -38,6 +38,7 @@ from zoo.checkpoint import (
     load_weights,
     read_checkpoint,
     read_weights,
+    rebuild_records,
     run_config,
 )
 
@@ -133,6 +134,18 @@ def initialise_from(model, path: str, name: str, strict: bool = False, remap: di
                       "merged into its base weights")
     report = load_weights(model, state, strict=strict, remap=remap)
     console.print(f"[bold]init_from[/bold] {path}: {report}")
+
+
+def adopt_rebuilds(cfg: DictConfig, path: str) -> None:
+    """A run that starts from a compressed model (``init_from=<pretrained folder>`` written by ``eval.py
+    compress=...``) builds the same factorised layers: the stored config's rebuild records (``"compression"``)
+    join ``cfg.model``, so the run's checkpoints describe the model they hold."""
+    stored, _, _ = read_weights(path)
+    records = rebuild_records(stored)
+    if records:
+        with open_dict(cfg):
+            cfg.model.update(records)
+        console.print(f"[bold]init_from[/bold] {path}: its {', '.join(records)} is rebuilt in this run's model")
 
 
 def _report(title: str, summary: dict, output_dir: Path) -> None:
@@ -276,6 +289,8 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = read_checkpoint(ckpt_path) if ckpt_path else None  # missing, corrupt, foreign, tampered: refused
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
+    if cfg.get("init_from"):
+        adopt_rebuilds(cfg, cfg.init_from)
     task = instantiate(cfg.task, _convert_="all", **task_objects(instantiate(cfg.get("evaluator"))))
     if cfg.get("init_from"):
         initialise_from(task.model, cfg.init_from, cfg.model.name, cfg.init.strict, dict(cfg.init.remap))

@@ -1,7 +1,8 @@
 """The base LightningModule of every task: builds the model through the registry, owns optimisation.
 
 Tasks are one per objective, never one per model: the model is named by ``model = {"name": ...,
-**kwargs}`` and built with :func:`zoo.create_model`, so hyper-parameters stay plain containers and a
+**kwargs}`` and built with :func:`zoo.checkpoint.build_model` (:func:`zoo.create_model`, then a compressed model's
+factorised layers), so hyper-parameters stay plain containers and a
 checkpoint loads with ``torch.load(weights_only=True)`` and rebuilds without Lightning.
 """
 
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 from torchmetrics import Metric, MetricCollection
 
-from zoo.registry import create_model
+from zoo.checkpoint import build_model
 from zoo.tasks.optim import build_optimizer, build_scheduler
 
 STAGES = ("train", "val", "test")
@@ -43,8 +44,7 @@ class ZooTask(L.LightningModule):
         self.save_hyperparameters(ignore=["evaluator"])  # a run-time object (GenerativeTask's), not plain data
         for key, value in self.hparams.items():
             self.hparams[key] = plain(value)
-        config = dict(self.hparams.model)
-        self.model = create_model(config.pop("name"), **config)
+        self.model = build_model(dict(self.hparams.model))
 
     def init_metrics(self, metrics: dict[str, Metric]) -> None:
         """One copy of ``metrics`` per stage, logged as ``{stage}/{name}``."""
