@@ -42,6 +42,7 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from zoo.analysis.lanczos import SpectralDensity, slq
+from zoo.modes import evaluating
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Params = Sequence[str] | str | None
@@ -55,14 +56,8 @@ OPTIONS = {"which": "LA", "tol": 0.0, "n_probe": 10, "m": 80, "sigma": None, "n_
 def _evaluating(model: nn.Module) -> Iterator[None]:
     """``model.eval()`` and attention's math backend inside; every submodule's own ``training`` flag restored on
     exit."""
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        with sdpa_kernel(SDPBackend.MATH):
-            yield
-    finally:
-        for module, training in modes:
-            module.training = training
+    with evaluating(model), sdpa_kernel(SDPBackend.MATH):
+        yield
 
 
 def _cast(t, dtype: torch.dtype | None, device: torch.device):

@@ -37,6 +37,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 from zoo.checkpoint import REBUILDERS, CheckpointError
 from zoo.compress.factorized import FactorizedLinear
+from zoo.modes import evaluating
 from zoo.registry import CONFIG_ATTR
 
 REDUCE = ("in", "out", "both")
@@ -123,28 +124,23 @@ def fisher_information(model: nn.Module, data: Iterable, loss_fn: Callable, targ
         return {key: torch.stack(values) for key, values in zip(weights, zip(*grads))}
 
     sums = {key: torch.zeros_like(W, dtype=torch.float64) for key, W in weights.items()}
-    count, mode, modes = 0, per_sample, {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        with torch.enable_grad():
-            for batch in itertools.islice(data, max_batches):
-                if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-                    raise ValueError(f"data must yield (input, target) batches, got a {type(batch).__name__}")
-                x, y = tree_map(lambda t: t.to(device) if isinstance(t, torch.Tensor) else t, tuple(batch))
-                try:
-                    grads = looped(x, y) if mode == "loop" else vmapped(weights, x, y)
-                except RuntimeError as err:
-                    if mode != "auto":
-                        raise
-                    warnings.warn(f"fisher_information: torch.func cannot transform {type(model).__name__} ({err}); "
-                                  "computing the per-sample gradients one sample at a time", stacklevel=2)
-                    mode, grads = "loop", looped(x, y)
-                for key, g in grads.items():
-                    sums[key] += g.double().square().sum(0)
-                count += next(iter(grads.values())).shape[0]
-    finally:
-        for module, training in modes.items():
-            module.training = training
+    count, mode = 0, per_sample
+    with evaluating(model), torch.enable_grad():
+        for batch in itertools.islice(data, max_batches):
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                raise ValueError(f"data must yield (input, target) batches, got a {type(batch).__name__}")
+            x, y = tree_map(lambda t: t.to(device) if isinstance(t, torch.Tensor) else t, tuple(batch))
+            try:
+                grads = looped(x, y) if mode == "loop" else vmapped(weights, x, y)
+            except RuntimeError as err:
+                if mode != "auto":
+                    raise
+                warnings.warn(f"fisher_information: torch.func cannot transform {type(model).__name__} ({err}); "
+                              "computing the per-sample gradients one sample at a time", stacklevel=2)
+                mode, grads = "loop", looped(x, y)
+            for key, g in grads.items():
+                sums[key] += g.double().square().sum(0)
+            count += next(iter(grads.values())).shape[0]
     if count == 0:
         raise ValueError("data yielded no batch: pass a non-empty iterable of (input, target) batches, e.g. the "
                          "training set's DataLoader")
