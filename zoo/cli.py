@@ -122,10 +122,12 @@ def build_trainer(cfg: DictConfig, callbacks: list | None = None) -> L.Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
-def initialise_from(model, path: str, name: str, strict: bool = False, remap: dict | None = None) -> None:
+def initialise_from(model, path: str, name: str, strict: bool = False, remap: dict | None = None,
+                    weights: tuple | None = None) -> None:
     """Start from the weights of a checkpoint or pretrained folder holding the same model (a fine-tuned run's
-    adapters merged in first); print the report."""
-    stored, state, adapters = read_weights(path)
+    adapters merged in first); print the report. ``weights``: what :func:`zoo.checkpoint.read_weights` read from
+    ``path`` already."""
+    stored, state, adapters = weights or read_weights(path)
     if stored["name"] != name:
         raise CheckpointError(f"init_from={path} holds a {stored['name']!r} model but this run builds {name!r}")
     if adapters:
@@ -136,11 +138,10 @@ def initialise_from(model, path: str, name: str, strict: bool = False, remap: di
     console.print(f"[bold]init_from[/bold] {path}: {report}")
 
 
-def adopt_rebuilds(cfg: DictConfig, path: str) -> None:
+def adopt_rebuilds(cfg: DictConfig, path: str, stored: dict) -> None:
     """A run that starts from a compressed model (``init_from=<pretrained folder>`` written by ``eval.py
-    compress=...``) builds the same factorised layers: the stored config's rebuild records (``"compression"``)
-    join ``cfg.model``, so the run's checkpoints describe the model they hold."""
-    stored, _, _ = read_weights(path)
+    compress=...``) builds the same factorised layers: the rebuild records (``"compression"``) of the ``stored``
+    model config join ``cfg.model``, so the run's checkpoints describe the model they hold."""
     records = rebuild_records(stored)
     if records:
         with open_dict(cfg):
@@ -289,11 +290,12 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = read_checkpoint(ckpt_path) if ckpt_path else None  # missing, corrupt, foreign, tampered: refused
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    if cfg.get("init_from"):
-        adopt_rebuilds(cfg, cfg.init_from)
+    weights = read_weights(cfg.init_from) if cfg.get("init_from") else None  # read once: config, state, adapters
+    if weights:
+        adopt_rebuilds(cfg, cfg.init_from, weights[0])
     task = instantiate(cfg.task, _convert_="all", **task_objects(instantiate(cfg.get("evaluator"))))
-    if cfg.get("init_from"):
-        initialise_from(task.model, cfg.init_from, cfg.model.name, cfg.init.strict, dict(cfg.init.remap))
+    if weights:
+        initialise_from(task.model, cfg.init_from, cfg.model.name, cfg.init.strict, dict(cfg.init.remap), weights)
     config = OmegaConf.to_container(cfg, resolve=True)
     adapters, save = finetune_options(config.get("finetune"))
     if adapters:
