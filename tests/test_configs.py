@@ -23,17 +23,19 @@ def options(group: str) -> list[str]:
 
 
 def operator_data() -> list[str]:
-    """Data options for operator learning: those giving fields with ``in_channels`` (not sequences)."""
+    """Data options for operator learning: those giving fields with ``in_channels`` and ``out_channels`` (not
+    sequences, not images)."""
     targets = {option: OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{option}.yaml")._target_
                for option in options("data")}
-    return [option for option, target in targets.items() if "in_channels" in get_class(target).facts]
+    return [option for option, target in targets.items() if "out_channels" in get_class(target).facts]
 
 
 #: (model, data) pairs that make a working run with the model's task in the registry (``model_info(model).task``)
 PAIRS = (("fno", "darcy"), ("spe_gine", "cycles"), ("spe_gine", "molecules"), ("spe_gine", "zinc"),
          ("rqgnn", "spectral_anomaly"), ("gin_mean", "spectral_anomaly"), ("rq_logistic", "spectral_anomaly"),
          ("rqgnn", "tu_screen"), ("lightsb", "eot_benchmark"), ("lightsb", "toy2d"), ("kvae", "sines"),
-         ("kvae", "stocks"), ("kvae", "energy"), ("kvae", "pendulum"), ("diffspectra", "qm9_ir"))
+         ("kvae", "stocks"), ("kvae", "energy"), ("kvae", "pendulum"), ("diffspectra", "qm9_ir"),
+         ("ddpm_unet", "phantoms"), ("ddpm_unet", "rgb_crops"), ("ddpm_unet", "hsi"))
 
 
 def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:

@@ -119,7 +119,8 @@ def test_data_imports_no_model_family():
 
 def test_data_domains_import_only_themselves_the_data_base_and_layer_one():
     assert sorted({data_domain(name) for name in MODULES} - {None}) == [
-        "zoo.data.graph", "zoo.data.pde", "zoo.data.sequence", "zoo.data.spectra", "zoo.data.transport"]
+        "zoo.data.graph", "zoo.data.images", "zoo.data.pde", "zoo.data.sequence", "zoo.data.spectra",
+        "zoo.data.transport"]
 
     def refused(name: str, module: str) -> bool:
         return within(module, ["zoo"]) and not within(module, [data_domain(name), *DATA_BASE, *LAYER_ONE])
@@ -169,8 +170,8 @@ def test_families_import_only_themselves_and_layer_one():
 
 
 def test_tools_on_any_model_import_only_themselves_and_layer_one():
-    """``zoo.analysis`` and ``zoo.compress`` take any ``nn.Module``: no family, no training code."""
-    tools = ("zoo.analysis", "zoo.compress")
+    """``zoo.analysis``, ``zoo.compress`` and ``zoo.inverse`` take any ``nn.Module``: no family, no training code."""
+    tools = ("zoo.analysis", "zoo.compress", "zoo.inverse")
 
     def tool(name: str) -> str | None:
         return next((package for package in tools if within(name, [package])), None)

@@ -90,7 +90,7 @@ def test_registry_sweep(name):
     torch.manual_seed(0)
     model = zoo.create_model(name)
     inputs, shape = info.example(model)
-    output = model(inputs)
+    output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)  # a tuple: several arguments
     assert tuple(output.shape) == tuple(shape)
     assert torch.isfinite(output).all()
     output.square().mean().backward()

@@ -419,13 +419,20 @@ def evaluate(cfg: DictConfig) -> dict:
     task.load_state_dict(checkpoint["state_dict"])
     if cfg.get("adapters"):
         load_adapters(task.model, cfg.adapters)
+    output_dir = Path(cfg.paths.output_dir)
+    if cfg.get("inverse"):  # a reconstruction benchmark of the prior replaces the test loop
+        benchmark = instantiate(cfg.inverse)
+        summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"],
+                   "metrics": benchmark(task.model, datamodule)}
+        summary["inverse"] = benchmark.write(output_dir)
+        _report(f"eval: {run['model']['name']} on {cfg.inverse.problem}", summary, output_dir)
+        return summary
     trainer = build_trainer(cfg)
     metrics = _merged(trainer.test(task, datamodule=datamodule, verbose=False))
     options = dict(cfg.get("eval") or {})
     if options.get("noise"):
         metrics.update(_noisy_test(trainer, task, datamodule, seed=cfg.seed, **options))
     summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"], "metrics": metrics}
-    output_dir = Path(cfg.paths.output_dir)
     if cfg.get("analysis"):
         summary["analysis"] = eval_tools.analyse(cfg.analysis, task, datamodule, output_dir)
     if cfg.get("compress"):

@@ -66,7 +66,8 @@ class ModelInfo:
     module: str
     capabilities: frozenset[str] = field(default_factory=frozenset)
     constructor: Callable[..., nn.Module] | None = field(default=None, repr=False, compare=False)
-    #: ``example(model) -> (input, output_shape)``: a small input for ``model(input)`` and the shape it must give
+    #: ``example(model) -> (input, output_shape)``: a small input for ``model(input)`` (a tuple: ``model(*input)``)
+    #: and the shape it must give
     example: Callable[[nn.Module], tuple[Any, tuple[int, ...]]] | None = field(default=None, repr=False, compare=False)
     #: where the constructor's ``**kwargs`` go, when not to the class its return annotation names
     kwargs_to: Callable[..., nn.Module] | None = field(default=None, repr=False, compare=False)

@@ -359,7 +359,7 @@ def test_every_registered_model_takes_flora(name):
 
     def run():  # some models sample in forward: the same noise for every call
         torch.manual_seed(1)
-        return model(inputs)
+        return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
     with torch.no_grad():
         base = run()
