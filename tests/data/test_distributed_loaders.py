@@ -58,6 +58,9 @@ CASES = {
     "spectral_anomaly": [*SMALL, "n_train=30", "min_nodes=5", "max_nodes=8"],
     "tu_screen": ["batch_size=2", "d_input=6", "fractions=[0.5,0.25,0.25]"],
     "zinc": ["batch_size=1"],
+    "phantoms": [*SMALL, "size=8"],
+    "rgb_crops": [*SMALL, "size=8", "side=32"],
+    "hsi": [*SMALL, "size=8", "side=32", "bands=5"],
 }
 
 
