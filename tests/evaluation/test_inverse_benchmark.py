@@ -39,15 +39,16 @@ def _eval(make_cfg, prior, *overrides):
     return evaluate(make_cfg(f"ckpt_path={path}", f"paths.data_dir={data_dir}", *overrides, config="eval"))
 
 
-@pytest.mark.parametrize("problem, baseline", [("mri4x", "zero_filled"), ("ct16", "fbp")])
-def test_dds_benchmark_writes_scores_and_a_figure(make_cfg, phantom_prior, tmp_path, problem, baseline):
+@pytest.mark.parametrize("problem", ["mri4x", "ct16"])
+def test_dds_benchmark_writes_scores_and_a_figure(make_cfg, phantom_prior, tmp_path, problem):
     summary = _eval(make_cfg, phantom_prior, "inverse=dds", f"inverse.problem={problem}", "inverse.n_images=2",
-                    f"inverse.methods.baseline.method={baseline}", "inverse.methods.tv.iters=20",
+                    "inverse.methods.tv.iters=20",
                     "inverse.methods.dds.steps=3", "inverse.methods.dps.steps=3")
     metrics = summary["metrics"]
     for method in ("measurement", "baseline", "tv", "dds", "dps"):
         assert 0 < metrics[f"{method}/psnr"] < 100 and -1 <= metrics[f"{method}/ssim"] <= 1
     assert all(metrics[f"{method}/seconds"] > 0 for method in ("baseline", "tv", "dds", "dps"))
+    assert metrics["baseline/psnr"] == metrics["measurement/psnr"]  # zero-filled Aᴴy / filtered back-projection
     stored = json.loads((tmp_path / "inverse.json").read_text())
     assert stored["problem"] == problem and len(stored["metrics"]["dds/psnr_per_image"]) == 2
     assert (tmp_path / "inverse.png").stat().st_size > 0

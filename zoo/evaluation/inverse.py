@@ -77,7 +77,11 @@ PROBLEMS = {
 
 def _reconstructors() -> dict[str, Callable]:
     """``{method: f(model, op, y, problem, noise, generator, **options) -> x}``: ``problem`` the name, ``noise`` σ,
-    ``x`` in the space the images were measured in."""
+    ``x`` in the space the images were measured in. ``baseline`` is the problem's classical reconstruction (its
+    ``view``: zero-filled ``Aᴴy`` for MRI, filtered back-projection for CT, the naive estimate for HSIs)."""
+    def baseline(model, op, y, problem, noise, generator):
+        return PROBLEMS[problem].view(op, y)
+
     def zero_filled(model, op, y, problem, noise, generator):
         return op.AH(y)
 
@@ -108,7 +112,7 @@ def _reconstructors() -> dict[str, Callable]:
                              "remove it with ~inverse.methods.bm3d")
         return inverse.bm3d_bands(y, sigma=noise, op=op)
 
-    return {"zero_filled": zero_filled, "fbp": fbp, "tv": tv, "dds": dds, "dps": dps, "hirdiff": hirdiff,
+    return {"baseline": baseline, "zero_filled": zero_filled, "fbp": fbp, "tv": tv, "dds": dds, "dps": dps, "hirdiff": hirdiff,
             "guidance": guidance, "svd": svd, "bm3d": bm3d}
 
 
