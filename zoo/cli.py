@@ -18,6 +18,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -421,6 +422,10 @@ def evaluate(cfg: DictConfig) -> dict:
         load_adapters(task.model, cfg.adapters)
     output_dir = Path(cfg.paths.output_dir)
     if cfg.get("inverse"):  # a reconstruction benchmark of the prior replaces the test loop
+        if cfg.trainer.get("accelerator") in ("gpu", "cuda"):  # trainer=gpu: the samplers run on the first GPU
+            if not torch.cuda.is_available():
+                raise RuntimeError("trainer=gpu but torch sees no CUDA device: drop trainer=gpu to run on the CPU")
+            task.model.cuda()
         benchmark = instantiate(cfg.inverse)
         summary = {"checkpoint": str(cfg.ckpt_path), "model": run["model"]["name"],
                    "metrics": benchmark(task.model, datamodule)}

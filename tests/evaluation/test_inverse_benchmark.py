@@ -84,3 +84,16 @@ def test_a_split_too_small_names_the_setting(phantom_prior):
                                  n_images=10)
     with pytest.raises(ValueError, match="n_images=10"):
         benchmark(torch.nn.Conv2d(1, 1, 1), data)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error of a machine without CUDA")
+def test_trainer_gpu_without_a_gpu_says_so(make_cfg, phantom_prior):
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        _eval(make_cfg, phantom_prior, "trainer=gpu", "inverse=dds")
+
+
+@pytest.mark.gpu
+def test_the_benchmark_runs_on_the_gpu_with_trainer_gpu(make_cfg, phantom_prior):
+    summary = _eval(make_cfg, phantom_prior, "trainer=gpu", "inverse=dds", "inverse.n_images=2",
+                    "inverse.methods.tv.iters=20", "inverse.methods.dds.steps=3", "inverse.methods.dps.steps=3")
+    assert summary["metrics"]["dds/psnr"] > 0
