@@ -6,6 +6,7 @@ the reference's padded layout.
     python scripts/benchmark.py --models s4d --repeats 5 --out results.json
     python scripts/benchmark.py --models spe_gine rqgnn --comparisons spe    # one family and its comparison
     python scripts/benchmark.py --models --comparisons adapters --threads 1 --repeats 9   # adapters vs peft only
+    python scripts/benchmark.py --models --comparisons gaunt --threads 1 --repeats 5      # Gaunt vs e3nn only
 
 Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
@@ -31,6 +32,21 @@ over the padding, GIN sums by gather + ``index_add_``). Graph models read such g
 512 (RQGNN's batch) for ``rqgnn``, ``gin_mean`` and ``rq_logistic``.
 Adapters: zoo's LoRA and FLoRA against peft's LoRA on torchvision's resnet18 (``scripts/bench_adapters.py``): peak
 memory here, the times round by round in one process, as ratios.
+Gaunt (``--comparisons gaunt``, e3nn from ``pip install -e ".[equivariant]"``): ``zoo.equivariant.GauntTensorProduct(
+L, L, L, channels=32)`` with ``method="fft"`` and ``method="grid"`` against e3nn's channel-wise full Clebsch–Gordan
+product ``o3.TensorProduct`` (``"uuu"``, one weight per path) from ``32x0e+32x1o+...+32xL`` to both parities of every
+degree ≤ L, over every path |l1 − l2| ≤ l3 ≤ min(l1 + l2, L) (the odd-sum paths, absent from a Gaunt product,
+included), at batch 64 in float32 for L = 1..8 (``GAUNT``), each in its own layout ((64, 32, (L+1)²) for zoo,
+(64, irreps.dim) for e3nn) of random inputs: a timing, not a numeric check. One process per L; the three run
+round by round, interleaved, each round a forward+backward of ``out.square().mean()`` and one ``no_grad`` forward;
+medians over the rounds, ratios e3nn / Gaunt. Measured on one CPU thread (2026-12-03, four runs at repeats 5 and 15
+on a shared 2-core machine; the grid ratios agree within ~15 %, the FFT ones are noisier):
+e3nn is faster at small L (few paths): it beats the grid layer at L = 1 (0.6x) and ties it at L = 2 (0.85-1.0x),
+and the FFT layer up to L = 7 (0.2x at L = 1, 0.4-0.8x at L = 5..7). The grid layer overtakes at L = 3 (1.4x) and
+pulls away (~4x at L = 5, ~10x at L = 8); the FFT layer only at L = 8, barely (1.1-1.2x in three runs, 0.55x in
+one). e3nn grows with its ~L³ paths, each a dense Wigner-3j contraction, the Gaunt layers as O(L³) per channel,
+the FFT one with a larger constant on CPU (complex einsums; its torus grid of 4L + 1 points is prime at L = 4 and
+L = 7 (17, 29), likely the bumps there).
 """
 
 from __future__ import annotations
@@ -80,6 +96,10 @@ OPERATOR = {"width": 32, "modes": 12, "n_layers": 4, "grids": (32, 64), "batch":
 S4D_LAYER = {"H": 128, "N": 64, "L": 4096, "B": 8}
 
 
+#: Gaunt tensor product against e3nn's channel-wise full CG product: degrees L (lmax of both inputs and the output)
+GAUNT = {"lmax": tuple(range(1, 9)), "channels": 32, "batch": 64}
+GAUNT_METHODS = ("fft", "grid", "e3nn")
+
 #: models whose Hessian-vector product (zoo.analysis.hvp, in the model's float32) is timed against one forward+backward
 HVP_MODELS = ("s4d", "fno", "transformer")
 #: side-by-side comparisons: the measurements each one runs
@@ -91,6 +111,7 @@ COMPARISONS = {
     "lightsb": [("lightsb_run", "10k")],
     "hvp": [("hvp", name) for name in HVP_MODELS],
     "adapters": [("adapter", name) for name in bench_adapters.ADAPTERS] + [("adapter_rounds", "interleaved")],
+    "gaunt": [("gaunt", str(lmax)) for lmax in GAUNT["lmax"]],
 }
 
 
@@ -274,6 +295,62 @@ def _hvp_ratio(name: str, device: str, repeats: int) -> dict:
             "peak_mib": float("nan")}
 
 
+def _e3nn_full_tp(lmax: int, channels: int):
+    """e3nn's channel-wise full CG product: ``channels`` copies of every degree ≤ lmax (parity (−1)^l) in each
+    input, to both parities of every degree ≤ lmax, one ``"uuu"`` path per allowed (l1, l2, l3, parity)."""
+    from e3nn import o3
+
+    irreps_in = o3.Irreps([(channels, (l, (-1) ** l)) for l in range(lmax + 1)])
+    irreps_out = o3.Irreps([(channels, (l, p)) for l in range(lmax + 1) for p in (1, -1)])
+    instructions = [(i1, i2, i_out, "uuu", True) for i1, (_, ir1) in enumerate(irreps_in)
+                    for i2, (_, ir2) in enumerate(irreps_in) for i_out, (_, ir_out) in enumerate(irreps_out)
+                    if ir_out in ir1 * ir2]
+    return o3.TensorProduct(irreps_in, irreps_in, irreps_out, instructions), irreps_in.dim
+
+
+def _gaunt_rounds(lmax: int, device: str, repeats: int) -> dict:
+    """Median ms of a forward+backward (``<method>_ms``) and of a ``no_grad`` forward (``<method>_fwd_ms``) of the
+    Gaunt product by FFT and on the grid and of e3nn's full CG product at degree ``lmax``, interleaved round by round;
+    ``ratio_fft`` / ``ratio_grid`` = e3nn / Gaunt forward+backward time."""
+    from zoo.equivariant import GauntTensorProduct
+
+    torch.manual_seed(0)
+    channels, batch = GAUNT["channels"], GAUNT["batch"]
+    e3nn_tp, dim = _e3nn_full_tp(lmax, channels)
+    layers = {method: GauntTensorProduct(lmax, lmax, lmax, channels=channels, method=method).to(device)
+              for method in ("fft", "grid")}
+    layers["e3nn"] = e3nn_tp.to(device)
+    shapes = {"fft": (batch, channels, (lmax + 1) ** 2), "grid": (batch, channels, (lmax + 1) ** 2),
+              "e3nn": (batch, dim)}
+    inputs = {method: (torch.randn(*shape, device=device), torch.randn(*shape, device=device))
+              for method, shape in shapes.items()}
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return 1000 * (time.perf_counter() - start)
+
+    def train(method):
+        layers[method](*inputs[method]).square().mean().backward()
+
+    @torch.no_grad()
+    def forward(method):
+        layers[method](*inputs[method])
+
+    times = {f"{method}{suffix}": [] for method in GAUNT_METHODS for suffix in ("_ms", "_fwd_ms")}
+    for index in range(repeats + 1):  # the first round warms up
+        for method in GAUNT_METHODS:
+            train_ms, forward_ms = timed(lambda: train(method)), timed(lambda: forward(method))
+            if index:
+                times[f"{method}_ms"].append(train_ms)
+                times[f"{method}_fwd_ms"].append(forward_ms)
+    medians = {key: sorted(values)[len(values) // 2] for key, values in times.items()}
+    return {**medians, "ratio_fft": medians["e3nn_ms"] / medians["fft_ms"],
+            "ratio_grid": medians["e3nn_ms"] / medians["grid_ms"], "ms": float("nan"), "peak_mib": float("nan")}
+
+
 def _job(args: tuple) -> dict:
     kind, name, device, repeats, threads = args
     torch.set_num_threads(threads)
@@ -285,6 +362,8 @@ def _job(args: tuple) -> dict:
         return {"rounds": bench_adapters.time_adapters(repeats, device), "ms": float("nan"), "peak_mib": float("nan")}
     if kind == "hvp":
         return _hvp_ratio(name, device, repeats)
+    if kind == "gaunt":
+        return _gaunt_rounds(int(name), device, repeats)
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "adapter":
@@ -358,6 +437,17 @@ def main() -> None:
             result = results[f"hvp:{name}"]
             print(f"{name}: HVP {result['hvp_ms']:.1f} ms, forward+backward {result['fwd_bwd_ms']:.1f} ms, "
                   f"ratio {result['ratio']:.2f}")
+    if "gaunt" in args.comparisons:
+        report["gaunt_size"] = GAUNT
+        report["gaunt"] = {lmax: results[f"gaunt:{lmax}"] for lmax in GAUNT["lmax"]}
+        print(f"Gaunt tensor product vs e3nn's full CG product (batch {GAUNT['batch']}, {GAUNT['channels']} channels, "
+              f"float32), ms forward+backward (forward):")
+        print(f"{'L':>3}" + "".join(f"{method:>18}" for method in GAUNT_METHODS)
+              + f"{'e3nn/fft':>10}{'e3nn/grid':>10}")
+        for lmax, result in report["gaunt"].items():
+            print(f"{lmax:>3}" + "".join(f"{result[f'{method}_ms']:>9.2f} ({result[f'{method}_fwd_ms']:>6.2f})"
+                                         for method in GAUNT_METHODS)
+                  + f"{result['ratio_fft']:>9.2f}x{result['ratio_grid']:>9.2f}x")
     if "lightsb" in args.comparisons:
         report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
         print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "
