@@ -43,8 +43,9 @@ from statistics import mean, stdev
 
 import torch
 
+from zoo.functional import VPSchedule
 from zoo.inverse.dds import dds, dps
-from zoo.inverse.gaussian import StationaryGaussianPrior, UniformSkip, grf_spectrum
+from zoo.inverse.gaussian import StationaryGaussianPrior, grf_spectrum
 from zoo.inverse.operators import MRIMask
 from zoo.metrics import psnr
 
@@ -180,7 +181,7 @@ def main() -> None:
 
     spectrum = grf_spectrum(args.size, args.alpha, args.tau, 1.0)
     prior = StationaryGaussianPrior(spectrum * args.std ** 2 / spectrum.mean())
-    model = prior.epsilon_model(UniformSkip.linear())
+    model = prior.epsilon_model(VPSchedule())
     tuning = {nfe: tune_zeta(model, prior, args, nfe) for nfe in (50, 500)}
     for nfe, (zeta, grid) in tuning.items():
         print(f"DPS {nfe} NFE, PSNR on tune seed {args.tune_seed} by zeta:",

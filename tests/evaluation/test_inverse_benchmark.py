@@ -80,7 +80,7 @@ def test_a_split_too_small_names_the_setting(phantom_prior):
     from zoo.data import PhantomDataModule
 
     data = PhantomDataModule(data_dir=str(phantom_prior[1]), size=16, n_train=32, n_val=8, n_test=4, batch_size=16)
-    benchmark = InverseBenchmark(benchmark="dds", problem="mri4x", methods={"baseline": {"method": "zero_filled"}},
+    benchmark = InverseBenchmark(benchmark="dds", problem="mri4x", methods={"baseline": {}},
                                  n_images=10)
     with pytest.raises(ValueError, match="n_images=10"):
         benchmark(torch.nn.Conv2d(1, 1, 1), data)

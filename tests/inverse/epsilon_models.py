@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from zoo.inverse import UniformSkip
+from zoo.functional import VPSchedule
 
 
 class KnownX0(nn.Module):
@@ -11,7 +11,7 @@ class KnownX0(nn.Module):
 
     def __init__(self, x0, schedule=None):
         super().__init__()
-        self.x0, self.schedule = x0, schedule or UniformSkip.linear(T=100)
+        self.x0, self.schedule = x0, schedule or VPSchedule(timesteps=100)
 
     def forward(self, x_t, alpha_bar):
         a = alpha_bar.view(-1, 1, 1, 1)
@@ -25,7 +25,7 @@ class ConvEpsilon(nn.Module):
         super().__init__()
         torch.manual_seed(seed)
         self.conv = nn.Conv2d(channels, channels, 3, padding=1, dtype=torch.float64)
-        self.schedule = UniformSkip.linear(T=100)
+        self.schedule = VPSchedule(timesteps=100)
 
     def forward(self, x_t, alpha_bar):
         return torch.tanh(self.conv(x_t)) + alpha_bar.view(-1, 1, 1, 1) * x_t

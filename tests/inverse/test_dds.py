@@ -9,9 +9,9 @@ from torch import nn
 
 from epsilon_models import ConvEpsilon, KnownX0
 
+from zoo.functional import VPSchedule
 from zoo.inverse.dds import dds, dps, measurement_gradient
 from zoo.inverse.diffusion import check_epsilon_model, ddim_mixing, ddim_step, tweedie
-from zoo.inverse.gaussian import UniformSkip
 from zoo.inverse.operators import MRIMask
 
 SHAPE = (1, 4, 4)
@@ -61,7 +61,7 @@ def problem(m=10, batch=2, seed=0):
 @pytest.mark.parametrize("steps", [1, 50])
 def test_oracle_denoiser_and_noiseless_y_is_a_fixed_point(eta, gamma, steps):
     op, x_true, y = problem()
-    model = KnownX0(x_true, UniformSkip.linear())
+    model = KnownX0(x_true, VPSchedule())
     x = dds(model, op, y, steps=steps, eta=eta, gamma=gamma, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(x, x_true, rtol=0, atol=1e-10)
 
@@ -69,7 +69,7 @@ def test_oracle_denoiser_and_noiseless_y_is_a_fixed_point(eta, gamma, steps):
 def test_oracle_fixed_point_with_complex_mri_measurements():
     op = MRIMask.cartesian(4, acceleration=2, center_fraction=0.25)
     x_true = torch.randn(2, *SHAPE, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    x = dds(KnownX0(x_true, UniformSkip.linear()), op, op.A(x_true), generator=torch.Generator().manual_seed(1))
+    x = dds(KnownX0(x_true, VPSchedule()), op, op.A(x_true), generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(x, x_true, rtol=0, atol=1e-10)
 
 
@@ -154,7 +154,7 @@ def test_ddim_mixing_is_ddims_sigma_and_ddpms_posterior_variance():
     z = torch.randn(eps_hat.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     torch.testing.assert_close(out, math.sqrt(a_s) * x0_hat + math.sqrt(1 - a_s - sigma ** 2) * eps_hat + sigma * z)
 
-    alpha_bars = UniformSkip.linear().alpha_bars
+    alpha_bars = VPSchedule().alpha_bars
     betas = 1 - alpha_bars[1:] / alpha_bars[:-1]
     beta_tilde = (1 - alpha_bars[:-1]) / (1 - alpha_bars[1:]) * betas
     mixing = torch.tensor([ddim_mixing(t, s) for t, s in zip(alpha_bars[1:].tolist(), alpha_bars[:-1].tolist())],
@@ -165,7 +165,7 @@ def test_ddim_mixing_is_ddims_sigma_and_ddpms_posterior_variance():
 
 def test_uniform_skip_is_ddims_and_the_references_timesteps():
     """T = 1000, 50 steps: the reference's ``range(0, 1000, 20)`` reversed, ᾱ_t = Π_{i≤t}(1 − β_i)."""
-    schedule = UniformSkip.linear()
+    schedule = VPSchedule()
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
     expected = torch.tensor([math.prod(1 - b for b in betas[: t + 1].tolist()) for t in reversed(range(0, 1000, 20))],
                             dtype=torch.float64)
@@ -180,7 +180,7 @@ def test_bad_model_measurement_and_start_raise_clear_errors():
             return x_t
 
     class OneArgument(nn.Module):
-        schedule = UniformSkip.linear()
+        schedule = VPSchedule()
 
         def forward(self, x_t):
             return x_t

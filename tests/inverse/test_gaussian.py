@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from zoo.data.pde.solvers.grf import gaussian_random_field, mode_std
+from zoo.functional import VPSchedule
 from zoo.inverse.diffusion import check_epsilon_model
-from zoo.inverse.gaussian import StationaryGaussianPrior, UniformSkip, grf_spectrum
+from zoo.inverse.gaussian import StationaryGaussianPrior, grf_spectrum
 from zoo.inverse.operators import MRIMask
 
 S = 8
@@ -65,7 +66,7 @@ def test_wiener_denoiser_is_the_posterior_mean_of_x0_given_xt():
     prior, C = StationaryGaussianPrior(spectrum), dense_covariance(spectrum)
     x_t = torch.randn(3, 1, S, S, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     alpha_bar = torch.tensor([1e-3, 0.4, 0.999], dtype=torch.float64)
-    denoised, eps = prior.denoise(x_t, alpha_bar), prior.epsilon_model(UniformSkip.linear())(x_t, alpha_bar)
+    denoised, eps = prior.denoise(x_t, alpha_bar), prior.epsilon_model(VPSchedule())(x_t, alpha_bar)
     for b, a in enumerate(alpha_bar.tolist()):
         # Cov(x₀, x_t) = √ᾱ C, Cov(x_t) = ᾱC + (1−ᾱ)I
         expected = math.sqrt(a) * C @ torch.linalg.solve(a * C + (1 - a) * torch.eye(N, dtype=torch.float64),
@@ -140,7 +141,7 @@ def test_grf_spectrum_is_grf_modules_covariance():
 
 def test_oracle_is_an_epsilon_model_and_bad_input_is_refused():
     prior = StationaryGaussianPrior(grf_spectrum(S, 2.0, 3.0, 1.0))
-    check_epsilon_model(prior.epsilon_model(UniformSkip.linear()))
+    check_epsilon_model(prior.epsilon_model(VPSchedule()))
     with pytest.raises(ValueError, match="symmetric under k -> -k"):
         StationaryGaussianPrior(torch.rand(S, S, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
     with pytest.raises(ValueError, match=">= 0"):

@@ -13,8 +13,8 @@ from torch import nn
 
 from epsilon_models import ConvEpsilon, KnownX0
 
+from zoo.functional import VPSchedule
 from zoo.inverse.baselines import bm3d_bands, guidance_only, svd_projection
-from zoo.inverse.gaussian import UniformSkip
 from zoo.inverse.hirdiff import (RRQR_BOUND, GuidanceLoss, edge_weights, exp_alpha_bars, exp_schedule, expand,
                                  hirdiff, linear_schedule, low_rank_projection, naive_estimate, subspace_basis)
 from zoo.inverse.operators import BlurDownsample, Identity, Inpaint, ParallelBeamCT, gaussian_kernel
@@ -141,7 +141,7 @@ def test_exp_schedule_is_the_references_recipe():
 
 
 def test_linear_schedule_is_the_models_subsequence():
-    schedule = UniformSkip.linear()
+    schedule = VPSchedule()
     torch.testing.assert_close(linear_schedule(schedule, 20), schedule.alpha_bars[torch.arange(20) * 50].flip(0))
 
 
@@ -234,7 +234,7 @@ class ZeroEpsilon(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.schedule = UniformSkip(torch.tensor([0.25]))
+        self.schedule = VPSchedule.from_alpha_bars(torch.tensor([0.25]))
 
     def forward(self, x_t, alpha_bar):
         return torch.zeros_like(x_t)

@@ -82,12 +82,6 @@ def _reconstructors() -> dict[str, Callable]:
     def baseline(model, op, y, problem, noise, generator):
         return PROBLEMS[problem].view(op, y)
 
-    def zero_filled(model, op, y, problem, noise, generator):
-        return op.AH(y)
-
-    def fbp(model, op, y, problem, noise, generator):
-        return op.fbp(y)
-
     def tv(model, op, y, problem, noise, generator, lam: float, iters: int = 300):
         return inverse.tv_reconstruction(op, y, lam=lam, iters=iters)
 
@@ -112,7 +106,7 @@ def _reconstructors() -> dict[str, Callable]:
                              "remove it with ~inverse.methods.bm3d")
         return inverse.bm3d_bands(y, sigma=noise, op=op)
 
-    return {"baseline": baseline, "zero_filled": zero_filled, "fbp": fbp, "tv": tv, "dds": dds, "dps": dps, "hirdiff": hirdiff,
+    return {"baseline": baseline, "tv": tv, "dds": dds, "dps": dps, "hirdiff": hirdiff,
             "guidance": guidance, "svd": svd, "bm3d": bm3d}
 
 
@@ -173,9 +167,8 @@ class InverseBenchmark(Evaluator):
         x = (2 * truth - 1 if problem.prior_space else truth).to(like)
         clean = op.A(x)
         y = clean + self.noise * _noise_like(clean, generator)
-        reconstructions, metrics = {"measurement": problem.view(op, y)}, {}
-        with torch.no_grad():
-            metrics.update(self._scores("measurement", reconstructions["measurement"], truth, problem))
+        reconstructions = {"measurement": self._unit(problem.view(op, y), problem)}
+        metrics = self._scores("measurement", reconstructions["measurement"], truth)
         for name, spec in self.methods.items():
             options = dict(spec)
             method = RECONSTRUCTORS[options.pop("method", name)]
@@ -184,11 +177,11 @@ class InverseBenchmark(Evaluator):
             with evaluating(model):
                 estimate = method(model, op, y, self.problem, self.noise, sampler, **options)
             seconds = time.perf_counter() - start
-            reconstructions[name] = estimate.detach()
-            metrics.update(self._scores(name, estimate.detach(), truth, problem), **{f"{name}/seconds": seconds})
+            reconstructions[name] = self._unit(estimate, problem)
+            metrics.update(self._scores(name, reconstructions[name], truth), **{f"{name}/seconds": seconds})
         self.result = {"problem": self.problem, "noise": self.noise, "n_images": self.n_images,
                        "methods": self.methods, "metrics": metrics}
-        self._figure = (truth, {k: self._unit(v, problem) for k, v in reconstructions.items()})
+        self._figure = (truth, reconstructions)
         return {key: value for key, value in metrics.items() if not isinstance(value, list)}
 
     @staticmethod
@@ -197,8 +190,10 @@ class InverseBenchmark(Evaluator):
         estimate = estimate.detach().double().cpu()
         return ((estimate + 1) / 2 if problem.prior_space else estimate).clamp(0, 1)
 
-    def _scores(self, name: str, estimate: Tensor, truth: Tensor, problem: Problem) -> dict:
-        unit = self._unit(estimate, problem)
+    @staticmethod
+    def _scores(name: str, unit: Tensor, truth: Tensor) -> dict:
+        """PSNR, SSIM (and SAM for more than 3 channels) of ``unit`` (:meth:`_unit`) against ``truth``: the means as
+        ``<name>/<metric>``, the per-image values as ``<name>/<metric>_per_image``."""
         scores = {"psnr": psnr(unit, truth), "ssim": ssim(unit, truth)}
         if truth.shape[1] > 3:
             scores["sam"] = spectral_angle(unit, truth)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.functional.diffusion import VPSchedule
 from zoo.registry import register_model
 
 PAPER = ("Denoising Diffusion Probabilistic Models (Ho, Jain, Abbeel; NeurIPS 2020); DDIM sampling "
@@ -37,34 +38,6 @@ PAPER = ("Denoising Diffusion Probabilistic Models (Ho, Jain, Abbeel; NeurIPS 20
 LOG_SNR_MAX = 20.0
 #: λ is scaled by this before the sinusoids, so adjacent training timesteps (Δλ ≈ 0.02) differ by ~1 radian
 LOG_SNR_SCALE = 50.0
-
-
-class VPSchedule:
-    """The discrete variance-preserving schedule: ``betas`` and ``alpha_bars`` ``(T,)`` float64 (index ``t − 1``
-    holds step ``t``), linear betas ``beta_start … beta_end``. Plain tensors on the CPU, not module buffers: a
-    model's ``.float()`` or ``.to(device)`` leaves them in float64."""
-
-    def __init__(self, timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-        if not isinstance(timesteps, int) or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
-        if not 0 < beta_start <= beta_end < 1:
-            raise ValueError(f"the betas must satisfy 0 < beta_start <= beta_end < 1, got beta_start={beta_start!r}, "
-                             f"beta_end={beta_end!r}")
-        self.timesteps = timesteps
-        self.betas = torch.linspace(beta_start, beta_end, timesteps, dtype=torch.float64)
-        self.alpha_bars = torch.cumprod(1 - self.betas, 0)
-
-    def steps(self, steps: int) -> Tensor:
-        """``steps`` evenly spaced timesteps ``t_i = 1 + ⌊i T / steps⌋``, ``i = 0 … steps − 1``, noisiest first:
-        ``(steps,)`` int64. When ``steps`` divides ``T`` these are DDIM's uniform skip ``range(0, T, T // steps)``
-        (0-based); ``steps = T`` is every step."""
-        if not isinstance(steps, int) or not 1 <= steps <= self.timesteps:
-            raise ValueError(f"steps must be an integer in [1, T={self.timesteps}], got {steps!r}")
-        return (1 + torch.arange(steps) * self.timesteps // steps).flip(0)
-
-    def subsequence(self, steps: int) -> Tensor:
-        """ᾱ at :meth:`steps`: ``(steps,)`` float64, increasing (noisiest first, ᾱ_1 last)."""
-        return self.alpha_bars[self.steps(steps) - 1]
 
 
 def group_norm(channels: int) -> nn.GroupNorm:

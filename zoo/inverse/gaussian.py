@@ -27,29 +27,6 @@ from zoo.inverse.cg import cg
 from zoo.inverse.diffusion import per_sample
 
 
-class UniformSkip:
-    """A VP schedule given by ``alpha_bars`` ``(T,)`` (ᾱ_t for t = 1 … T, decreasing), with DDIM's uniform skip: the
-    schedule an ε-model carries. :meth:`linear` is DDPM's (β linear from 1e-4 to 0.02, T = 1000)."""
-
-    def __init__(self, alpha_bars: Tensor):
-        alpha_bars = torch.as_tensor(alpha_bars, dtype=torch.float64)
-        if alpha_bars.dim() != 1 or not ((alpha_bars > 0) & (alpha_bars < 1)).all() or (alpha_bars.diff() >= 0).any():
-            raise ValueError("alpha_bars must be a (T,) tensor of values in (0, 1), decreasing in t")
-        self.alpha_bars = alpha_bars
-
-    @classmethod
-    def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> UniformSkip:
-        return cls(torch.cumprod(1 - torch.linspace(beta_start, beta_end, T, dtype=torch.float64), 0))
-
-    def subsequence(self, steps: int) -> Tensor:
-        """``(steps,)`` float64: ᾱ at the 0-based timesteps ``⌊iT/steps⌋``, i = 0 … steps−1, noisiest first (DDIM's
-        ``range(0, T, T // steps)`` when steps divides T)."""
-        T = len(self.alpha_bars)
-        if not isinstance(steps, int) or not 1 <= steps <= T:
-            raise ValueError(f"steps must be an int in [1, T = {T}], got {steps!r}")
-        return self.alpha_bars[torch.arange(steps) * T // steps].flip(0)
-
-
 def grf_spectrum(size: int, alpha: float, tau: float, sigma: float) -> Tensor:
     """``(size, size)`` float64: the eigenvalues, in the orthonormal DFT basis, of the covariance matrix of a periodic
     GRF's grid values ``x_j = j/size``: ``N σ² (4π²|k|² + τ²)^(−α)``, ``N = size²``, for ``k`` in the FFT box, and 0

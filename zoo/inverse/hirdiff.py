@@ -76,8 +76,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.functional.diffusion import VPSchedule
 from zoo.inverse.diffusion import alpha_bar_pairs, check_epsilon_model, ddim_step, tweedie
-from zoo.inverse.gaussian import UniformSkip
 from zoo.inverse.operators import BlurDownsample, Identity, Inpaint, LinearOperator
 from zoo.modes import evaluating
 
@@ -163,7 +163,7 @@ def exp_alpha_bars(k: float = 8.0, floor: float = 1e-3, timesteps: int = EXP_TIM
 def exp_schedule(steps: int, k: float = 8.0, floor: float = 1e-3, timesteps: int = EXP_TIMESTEPS) -> Tensor:
     """``(steps,)`` float64: the exponential schedule with DDIM's uniform skip, noisiest first (the order the sampler
     uses them in, followed by ᾱ = 1)."""
-    return UniformSkip(exp_alpha_bars(k, floor, timesteps)).subsequence(steps)
+    return VPSchedule.from_alpha_bars(exp_alpha_bars(k, floor, timesteps)).subsequence(steps)
 
 
 def linear_schedule(schedule, steps: int) -> Tensor:
@@ -295,7 +295,7 @@ def hirdiff(model, y: Tensor, op: LinearOperator, *, rank: int = 3, steps: int =
     settings = task_settings(op, eta1=eta1, eta2=eta2, k=k, tv_weights=tv_weights)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    alpha_bars = UniformSkip(exp_alpha_bars(settings["k"])) if schedule == "exp" else model.schedule
+    alpha_bars = VPSchedule.from_alpha_bars(exp_alpha_bars(settings["k"])) if schedule == "exp" else model.schedule
     pairs = alpha_bar_pairs(alpha_bars, steps)
     E, _ = subspace_basis(y, rank, band_selection)
     loss = GuidanceLoss(y, op, eta1=settings["eta1"], eta2=settings["eta2"], tv_weights=settings["tv_weights"],
