@@ -7,6 +7,7 @@ the reference's padded layout.
     python scripts/benchmark.py --models spe_gine rqgnn --comparisons spe    # one family and its comparison
     python scripts/benchmark.py --models --comparisons adapters --threads 1 --repeats 9   # adapters vs peft only
     python scripts/benchmark.py --models --comparisons gaunt --threads 1 --repeats 5      # Gaunt vs e3nn only
+    python scripts/benchmark.py --models --comparisons mace --threads 1 --repeats 10      # gaunt_mace vs cg_mace
 
 Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
@@ -47,6 +48,8 @@ pulls away (~4x at L = 5, ~10x at L = 8); the FFT layer only at L = 8, barely (1
 one). e3nn grows with its ~L³ paths, each a dense Wigner-3j contraction, the Gaunt layers as O(L³) per channel,
 the FFT one with a larger constant on CPU (complex einsums; its torus grid of 4L + 1 points is prime at L = 4 and
 L = 7 (17, 29), likely the bumps there).
+MACE (``--comparisons mace``): a training step (energy, forces by autograd, loss, double backward, Adam) of
+``gaunt_mace`` (grid and FFT) against ``cg_mace`` on 16 ethanol geometries, lmax = 1..5 (``scripts/bench_mace.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ import time
 import torch
 
 import bench_adapters
+import bench_mace
 
 #: per model: constructor kwargs and the (batch, length, channels) input of the benchmark
 _SEQUENCE = {"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "d_state": 64}
@@ -112,6 +116,7 @@ COMPARISONS = {
     "hvp": [("hvp", name) for name in HVP_MODELS],
     "adapters": [("adapter", name) for name in bench_adapters.ADAPTERS] + [("adapter_rounds", "interleaved")],
     "gaunt": [("gaunt", str(lmax)) for lmax in GAUNT["lmax"]],
+    "mace": [("mace", str(lmax)) for lmax in bench_mace.MACE_SIZE["lmax"]],
 }
 
 
@@ -364,6 +369,8 @@ def _job(args: tuple) -> dict:
         return _hvp_ratio(name, device, repeats)
     if kind == "gaunt":
         return _gaunt_rounds(int(name), device, repeats)
+    if kind == "mace":
+        return bench_mace.time_mace(int(name), device, repeats)
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "adapter":
@@ -448,6 +455,10 @@ def main() -> None:
             print(f"{lmax:>3}" + "".join(f"{result[f'{method}_ms']:>9.2f} ({result[f'{method}_fwd_ms']:>6.2f})"
                                          for method in GAUNT_METHODS)
                   + f"{result['ratio_fft']:>9.2f}x{result['ratio_grid']:>9.2f}x")
+    if "mace" in args.comparisons:
+        report["mace_size"] = bench_mace.MACE_SIZE
+        report["mace"] = bench_mace.print_report({lmax: results[f"mace:{lmax}"]
+                                                  for lmax in bench_mace.MACE_SIZE["lmax"]})
     if "lightsb" in args.comparisons:
         report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
         print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "

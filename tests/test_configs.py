@@ -35,7 +35,8 @@ PAIRS = (("fno", "darcy"), ("spe_gine", "cycles"), ("spe_gine", "molecules"), ("
          ("rqgnn", "spectral_anomaly"), ("gin_mean", "spectral_anomaly"), ("rq_logistic", "spectral_anomaly"),
          ("rqgnn", "tu_screen"), ("lightsb", "eot_benchmark"), ("lightsb", "toy2d"), ("kvae", "sines"),
          ("kvae", "stocks"), ("kvae", "energy"), ("kvae", "pendulum"), ("diffspectra", "qm9_ir"),
-         ("ddpm_unet", "phantoms"), ("ddpm_unet", "rgb_crops"), ("ddpm_unet", "hsi"))
+         ("ddpm_unet", "phantoms"), ("ddpm_unet", "rgb_crops"), ("ddpm_unet", "hsi"), ("gaunt_mace", "ethanol_md"),
+         ("cg_mace", "ethanol_md"))
 
 
 def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:

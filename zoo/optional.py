@@ -11,7 +11,8 @@ from types import ModuleType
 #: top-level module -> the extra that installs it
 EXTRAS = {"matplotlib": "generative", "ot": "generative", "torchcde": "generative",
           "qm9pack": "chem", "rdkit": "chem", "tblite": "chem",
-          "onnxruntime": "export", "onnxscript": "export", "skimage": "inverse", "bm3d": "inverse"}
+          "onnxruntime": "export", "onnxscript": "export", "skimage": "inverse", "bm3d": "inverse",
+          "e3nn": "equivariant"}
 
 
 def _missing(top: str) -> ModuleNotFoundError:

@@ -61,6 +61,7 @@ CASES = {
     "phantoms": [*SMALL, "size=8"],
     "rgb_crops": [*SMALL, "size=8", "side=32"],
     "hsi": [*SMALL, "size=8", "side=32", "bands=5"],
+    "ethanol_md": ["batch_size=2", "n_train=4", "n_val=3", "n_test=5", "trajectories=1"],
 }
 
 
