@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import time
 
 import torch
 from torch import nn
+
+from bench_timing import timed
 
 #: the sizes of the comparison
 RESNET = {"batch": 16, "channels": 3, "size": 64, "rank": 8}
@@ -75,14 +76,6 @@ def _merge(model: nn.Module) -> nn.Module:
     return model.merge_and_unload() if hasattr(model, "peft_config") else merge_and_unload(model)
 
 
-def _timed(fn, device: str) -> float:
-    start = time.perf_counter()
-    fn()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return 1000 * (time.perf_counter() - start)
-
-
 def time_adapters(rounds: int, device: str = "cpu") -> dict[str, dict[str, list[float]]]:
     """Milliseconds of ``TIMINGS`` per adapter, one per round, over ``rounds`` rounds (after one warm-up round)."""
     models = {adapter: adapted_resnet(adapter).to(device) for adapter in ADAPTERS}
@@ -100,9 +93,9 @@ def time_adapters(rounds: int, device: str = "cpu") -> dict[str, dict[str, list[
         for adapter, model in models.items():
             model.zero_grad(set_to_none=True)
             fresh = copy.deepcopy(model)
-            measured = {"train": _timed(lambda: train(model), device),
-                        "forward": _timed(lambda: forward(model), device),
-                        "merge": _timed(lambda: _merge(fresh), device)}
+            measured = {"train": timed(lambda: train(model), device),
+                        "forward": timed(lambda: forward(model), device),
+                        "merge": timed(lambda: _merge(fresh), device)}
             for timing, ms in measured.items():
                 if index:
                     times[adapter][timing].append(ms)

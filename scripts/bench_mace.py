@@ -10,9 +10,9 @@ interleaved; medians over the rounds; ``ratio_grid`` / ``ratio_fft`` = cg_mace /
 
 from __future__ import annotations
 
-import time
-
 import torch
+
+from bench_timing import interleaved_medians
 
 MACE_SIZE = {"lmax": (1, 2, 3, 4, 5), "channels": 32, "molecules": 16}
 MACE_VARIANTS = {"grid": ("gaunt_mace", {"method": "grid"}), "fft": ("gaunt_mace", {"method": "fft"}),
@@ -43,24 +43,15 @@ def time_mace(lmax: int, device: str, repeats: int) -> dict:
               for key, (name, kwargs) in MACE_VARIANTS.items()}
     optimizers = {key: torch.optim.Adam(model.parameters()) for key, model in models.items()}
 
-    def step(key: str) -> float:
-        start = time.perf_counter()
+    def step(key: str) -> None:
         energy, forces = energy_and_forces(models[key], batch.clone(), create_graph=True)
         loss = (energy / 9).square().mean() + 100 * forces.square().mean()
         optimizers[key].zero_grad()
         loss.backward()
         optimizers[key].step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return 1000 * (time.perf_counter() - start)
 
-    times = {key: [] for key in MACE_VARIANTS}
-    for index in range(repeats + 1):          # the first round warms up
-        for key in MACE_VARIANTS:
-            elapsed = step(key)
-            if index:
-                times[key].append(elapsed)
-    medians = {f"{key}_ms": sorted(values)[len(values) // 2] for key, values in times.items()}
+    medians = {f"{key}_ms": ms for key, ms in interleaved_medians(
+        {key: lambda key=key: step(key) for key in MACE_VARIANTS}, repeats, device).items()}
     return {**medians, **{f"{key}_params": sum(p.numel() for p in model.parameters()) for key, model in models.items()},
             "ratio_grid": medians["cg_ms"] / medians["grid_ms"], "ratio_fft": medians["cg_ms"] / medians["fft_ms"],
             "ms": float("nan"), "peak_mib": float("nan")}

@@ -65,6 +65,7 @@ import torch
 
 import bench_adapters
 import bench_mace
+from bench_timing import interleaved_medians
 
 #: per model: constructor kwargs and the (batch, length, channels) input of the benchmark
 _SEQUENCE = {"d_input": 3, "d_output": 10, "d_model": 128, "n_layers": 4, "d_state": 64}
@@ -286,16 +287,8 @@ def _hvp_ratio(name: str, device: str, repeats: int) -> dict:
     def step():
         model(x).square().mean().backward()
 
-    times = {"fwd_bwd_ms": [], "hvp_ms": []}
-    for index in range(repeats + 1):  # the first round warms up
-        for key, fn in (("fwd_bwd_ms", step), ("hvp_ms", lambda: hvp(model, loss, data, v, dtype=None))):
-            start = time.perf_counter()
-            fn()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            if index:
-                times[key].append(1000 * (time.perf_counter() - start))
-    medians = {key: sorted(values)[len(values) // 2] for key, values in times.items()}
+    medians = interleaved_medians({"fwd_bwd_ms": step, "hvp_ms": lambda: hvp(model, loss, data, v, dtype=None)},
+                                  repeats, device)
     return {**medians, "ratio": medians["hvp_ms"] / medians["fwd_bwd_ms"], "ms": float("nan"),
             "peak_mib": float("nan")}
 
@@ -330,13 +323,6 @@ def _gaunt_rounds(lmax: int, device: str, repeats: int) -> dict:
     inputs = {method: (torch.randn(*shape, device=device), torch.randn(*shape, device=device))
               for method, shape in shapes.items()}
 
-    def timed(fn) -> float:
-        start = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return 1000 * (time.perf_counter() - start)
-
     def train(method):
         layers[method](*inputs[method]).square().mean().backward()
 
@@ -344,14 +330,11 @@ def _gaunt_rounds(lmax: int, device: str, repeats: int) -> dict:
     def forward(method):
         layers[method](*inputs[method])
 
-    times = {f"{method}{suffix}": [] for method in GAUNT_METHODS for suffix in ("_ms", "_fwd_ms")}
-    for index in range(repeats + 1):  # the first round warms up
-        for method in GAUNT_METHODS:
-            train_ms, forward_ms = timed(lambda: train(method)), timed(lambda: forward(method))
-            if index:
-                times[f"{method}_ms"].append(train_ms)
-                times[f"{method}_fwd_ms"].append(forward_ms)
-    medians = {key: sorted(values)[len(values) // 2] for key, values in times.items()}
+    functions = {}
+    for method in GAUNT_METHODS:  # per round: each method's forward+backward, then its forward
+        functions[f"{method}_ms"] = lambda method=method: train(method)
+        functions[f"{method}_fwd_ms"] = lambda method=method: forward(method)
+    medians = interleaved_medians(functions, repeats, device)
     return {**medians, "ratio_fft": medians["e3nn_ms"] / medians["fft_ms"],
             "ratio_grid": medians["e3nn_ms"] / medians["grid_ms"], "ms": float("nan"), "peak_mib": float("nan")}
 

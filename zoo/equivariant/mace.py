@@ -158,7 +158,7 @@ class MACE(nn.Module):
         for key, value in (("num_layers", num_layers), ("correlation", correlation), ("channels", channels)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key}={value!r}: expected a positive int")
-        self.product, self.lmax, self.cutoff = product, lmax, cutoff
+        self.lmax, self.cutoff = lmax, cutoff
         self.elements = list(elements)
         species = torch.full((max(self.elements) + 1,), -1, dtype=torch.long)
         species[torch.tensor(self.elements)] = torch.arange(len(self.elements))

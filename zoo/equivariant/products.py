@@ -25,10 +25,9 @@ def gaunt_product(lmax1: int, lmax2: int, lmax_out: int, channels: int, method: 
     return GauntTensorProduct(lmax1, lmax2, lmax_out, channels=channels, weights=True, method=method)
 
 
-def natural_irreps(channels: int, lmax: int, o3=None):
+def natural_irreps(channels: int, lmax: int):
     """e3nn's ``Kx0e + Kx1o + Kx2e + ...`` up to ``lmax``."""
-    o3 = o3 or require("e3nn.o3")
-    return o3.Irreps([(channels, (l, (-1) ** l)) for l in range(lmax + 1)])
+    return require("e3nn.o3").Irreps([(channels, (l, (-1) ** l)) for l in range(lmax + 1)])
 
 
 def to_flat(x: Tensor) -> Tensor:
@@ -64,8 +63,8 @@ class CGProduct(nn.Module):
         o3 = require("e3nn.o3")
         self.channels, self.lmax_out, self.keep_pseudo = channels, lmax_out, keep_pseudo
         self.flat_in = irreps1 is not None
-        self.irreps1 = irreps1 if irreps1 is not None else natural_irreps(channels, lmax1, o3)
-        irreps2 = natural_irreps(channels, lmax2, o3)
+        self.irreps1 = irreps1 if irreps1 is not None else natural_irreps(channels, lmax1)
+        irreps2 = natural_irreps(channels, lmax2)
         reachable = {ir for _, ir1 in self.irreps1 for _, ir2 in irreps2 for ir in ir1 * ir2 if ir.l <= lmax_out}
         if not keep_pseudo:
             reachable = {ir for ir in reachable if ir.p == (-1) ** ir.l}
@@ -97,8 +96,8 @@ class CGConvolution(nn.Module):
         super().__init__()
         o3 = require("e3nn.o3")
         self.channels, self.lmax = channels, lmax
-        irreps_h, irreps_y = natural_irreps(channels, lmax_h, o3), natural_irreps(1, lmax, o3)
-        self.irreps_out = natural_irreps(channels, lmax, o3)
+        irreps_h, irreps_y = natural_irreps(channels, lmax_h), natural_irreps(1, lmax)
+        self.irreps_out = natural_irreps(channels, lmax)
         instructions = [(i1, i2, io, "uvu", True) for i1, (_, ir1) in enumerate(irreps_h)
                         for i2, (_, ir2) in enumerate(irreps_y) for io, (_, ir) in enumerate(self.irreps_out)
                         if ir in ir1 * ir2]

@@ -35,8 +35,7 @@ def knn_graph(points: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
     _, index = cKDTree(points).query(points, k=n_neighbors + 1)
     rows = np.repeat(np.arange(n), n_neighbors)
     W = sp.csr_matrix((np.ones(rows.size), (rows, index[:, 1:].ravel())), shape=(n, n))
-    W = ((W + W.T) > 0).astype(np.float64)
-    return sp.csr_matrix(W)
+    return ((W + W.T) > 0).astype(np.float64).tocsr()
 
 
 def tangent_frames(points: np.ndarray, n_neighbors: int, dim: int | None = None,

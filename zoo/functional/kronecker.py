@@ -13,6 +13,7 @@ instead of O(N³) (Saatçi, 2012; used by GP-HM, Fang et al., ICLR 2024). Used b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -23,9 +24,7 @@ def _check(factors: Sequence[Tensor], x: Tensor) -> tuple[int, ...]:
     sizes = tuple(factor.shape[0] for factor in factors)
     if any(factor.dim() != 2 or factor.shape[0] != factor.shape[1] for factor in factors):
         raise ValueError(f"every Kronecker factor must be square, got {[tuple(f.shape) for f in factors]}")
-    expected = 1
-    for size in sizes:
-        expected *= size
+    expected = math.prod(sizes)
     if x.shape[0] != expected:
         raise ValueError(f"the vector has {x.shape[0]} rows but the factors {sizes} make N = {expected}")
     return sizes

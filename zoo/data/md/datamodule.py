@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 from contextlib import nullcontext
-import multiprocessing
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -89,11 +89,13 @@ def build_md(folder: str | os.PathLike, temperatures: Sequence[int], samples_per
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     manifest = folder / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()) != settings:
-        raise ValueError(f"{folder} holds shards built with {manifest.read_text()}, not {json.dumps(settings)}: use "
-                         "those settings or another folder")
-    with atomic_path(manifest) as tmp:
-        tmp.write_text(json.dumps(settings))
+    if manifest.is_file():
+        if json.loads(manifest.read_text()) != settings:
+            raise ValueError(f"{folder} holds shards built with {manifest.read_text()}, not {json.dumps(settings)}: "
+                             "use those settings or another folder")
+    else:
+        with atomic_path(manifest) as tmp:
+            tmp.write_text(json.dumps(settings))
     jobs = []
     for temperature, samples in zip(temperatures, samples_per_temperature):
         for k in range(trajectories_per_temperature):
@@ -129,12 +131,6 @@ def read_md(folder: str | os.PathLike, temperatures: Sequence[int], trajectories
     return frames
 
 
-def collate_frames(items: list[Data]) -> Batch:
-    """A list of frames -> their PyG ``Batch``: ``pos (N_total, 3)``, ``z (N_total,)``, ``batch (N_total,)``,
-    ``energy (B,)``, ``forces (N_total, 3)``."""
-    return Batch.from_data_list(items)
-
-
 class MDDataModule(SplitDataModule):
     """Langevin-MD frames of one molecule on GFN2-xTB (module doc) as PyG graphs, for interatomic potentials.
 
@@ -144,14 +140,14 @@ class MDDataModule(SplitDataModule):
     here on first use (:func:`build_md`, ``build_workers`` processes, seed ``seed``) in
     ``data_dir/md/<molecule>_<hash of the settings>/``.
 
-    Items: ``Data(pos (N, 3) Å, z (N,) long, energy (1,) eV, forces (N, 3) eV/Å)``, float32; batches
-    (:func:`collate_frames`) are PyG ``Batch`` objects. ``energy`` is relative to :attr:`energy_shift`, the mean
+    Items: ``Data(pos (N, 3) Å, z (N,) long, energy (1,) eV, forces (N, 3) eV/Å)``, float32; a batch is their PyG
+    ``Batch``: ``pos (N_total, 3)``, ``z (N_total,)``, ``batch (N_total,)``, ``energy (B,)``, ``forces (N_total, 3)``. ``energy`` is relative to :attr:`energy_shift`, the mean
     GFN2-xTB energy (eV) of the training frames: every frame is the same molecule, so this is its reference energy,
     and a model learns only how the energy depends on the configuration (add ``energy_shift`` back for absolute
     energies). Forces are unchanged.
     """
 
-    collate = staticmethod(collate_frames)
+    collate = staticmethod(Batch.from_data_list)
 
     def __init__(self, data_dir: str = "data", molecule: str = "ethanol", n_train: int = 1000, n_val: int = 100,
                  n_test: int = 500, temperatures: Sequence[int] = (300, 600, 1200), batch_size: int = 16, seed: int = 0,
@@ -193,10 +189,7 @@ class MDDataModule(SplitDataModule):
                              f"{self.folder} holds {len(first['energy'])} intact ones ({first['dropped']} dropped): "
                              "lower n_train, n_val or n_test, or change seed for another build")
         order = torch.randperm(len(first["energy"]), generator=torch.Generator().manual_seed(self.seed))
-        stops = {"train": self.n_train, "val": self.n_train + self.n_val, "test": wanted}
-        start, indices = 0, {}
-        for name, stop in stops.items():
-            indices[name], start = order[start:stop], stop
+        indices = dict(zip(("train", "val", "test"), order[:wanted].split([self.n_train, self.n_val, self.n_test])))
         self.energy_shift = float(first["energy"][indices["train"]].mean())
         for name, index in indices.items():
             self.splits[name] = self.graphs(first, index)
