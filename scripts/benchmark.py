@@ -8,6 +8,7 @@ the reference's padded layout.
     python scripts/benchmark.py --models --comparisons adapters --threads 1 --repeats 9   # adapters vs peft only
     python scripts/benchmark.py --models --comparisons gaunt --threads 1 --repeats 5      # Gaunt vs e3nn only
     python scripts/benchmark.py --models --comparisons mace --threads 1 --repeats 10      # gaunt_mace vs cg_mace
+    python scripts/benchmark.py --models --comparisons gp --threads 1 --repeats 5         # GP-HM: Kronecker vs dense
 
 Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
@@ -50,6 +51,8 @@ the FFT one with a larger constant on CPU (complex einsums; its torus grid of 4L
 L = 7 (17, 29), likely the bumps there).
 MACE (``--comparisons mace``): a training step (energy, forces by autograd, loss, double backward, Adam) of
 ``gaunt_mace`` (grid and FFT) against ``cg_mace`` on 16 ethanol geometries, lmax = 1..5 (``scripts/bench_mace.py``).
+GP (``--comparisons gp``): a ``gp_hm`` objective step on an n × n grid with Kronecker algebra against the same step
+on the dense n² × n² covariance (``scripts/bench_gp.py``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ import time
 import torch
 
 import bench_adapters
+import bench_gp
 import bench_mace
 from bench_timing import interleaved_medians
 
@@ -118,6 +122,7 @@ COMPARISONS = {
     "adapters": [("adapter", name) for name in bench_adapters.ADAPTERS] + [("adapter_rounds", "interleaved")],
     "gaunt": [("gaunt", str(lmax)) for lmax in GAUNT["lmax"]],
     "mace": [("mace", str(lmax)) for lmax in bench_mace.MACE_SIZE["lmax"]],
+    "gp": [("gp_hm", str(n)) for n in bench_gp.GP_HM_SIZE["n"]],
 }
 
 
@@ -354,6 +359,8 @@ def _job(args: tuple) -> dict:
         return _gaunt_rounds(int(name), device, repeats)
     if kind == "mace":
         return bench_mace.time_mace(int(name), device, repeats)
+    if kind == "gp_hm":
+        return bench_gp.time_gp_hm(int(name), device, repeats)
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "adapter":
@@ -442,6 +449,9 @@ def main() -> None:
         report["mace_size"] = bench_mace.MACE_SIZE
         report["mace"] = bench_mace.print_report({lmax: results[f"mace:{lmax}"]
                                                   for lmax in bench_mace.MACE_SIZE["lmax"]})
+    if "gp" in args.comparisons:
+        report["gp_hm_size"] = bench_gp.GP_HM_SIZE
+        report["gp_hm"] = bench_gp.print_report({n: results[f"gp_hm:{n}"] for n in bench_gp.GP_HM_SIZE["n"]})
     if "lightsb" in args.comparisons:
         report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
         print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.checkpoint import CheckpointError, load_weights, read_checkpoint, read_pretrained
+from zoo.checkpoint import CheckpointError, Fitted, load_weights, read_checkpoint, read_pretrained
 from zoo.registry import _REGISTRY
 
 
@@ -107,3 +107,24 @@ def test_write_atomically_honours_the_umask_and_removes_what_a_killed_write_left
         os.umask(old)
     assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.iterdir()} == {
         "config.json": 0o664, "model.safetensors": 0o664}  # group-writable as the umask says; no temporaries
+
+
+class FittedScale(Fitted):
+    """A parameter and two buffers whose shapes the data fixes."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(2))
+        self.register_fitted("inputs")
+        self.register_fitted("index", dtype=torch.long)
+
+
+def test_fitted_buffers_load_at_their_stored_shapes(tmp_path):
+    fitted = FittedScale()
+    assert not fitted.is_fitted
+    fitted.inputs, fitted.index = torch.randn(3, 4, dtype=torch.float64), torch.arange(5)
+    assert fitted.is_fitted
+    for load in (lambda model, state: load_weights(model, state, strict=True), nn.Module.load_state_dict):
+        fresh = nn.Sequential(FittedScale())
+        load(fresh, {f"0.{key}": value for key, value in fitted.state_dict().items()})
+        assert torch.equal(fresh[0].inputs, fitted.inputs) and torch.equal(fresh[0].index, fitted.index)

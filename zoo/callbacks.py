@@ -30,7 +30,7 @@ class FiniteLossCheck(L.Callback):
     """Stop training with a clear message as soon as the training loss is NaN or infinite."""
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs   # None: a fit with no loss (bayes_fit)
         if loss is not None and not torch.isfinite(loss).all():
             raise FloatingPointError(
                 f"training loss is {loss.item()} at epoch {trainer.current_epoch}, step {trainer.global_step} "

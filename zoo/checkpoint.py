@@ -47,6 +47,31 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, foreign, tampered with, or of another model."""
 
 
+class Fitted(nn.Module):
+    """A module with buffers whose shapes come from the data it is fitted on (a GP's training inputs, a smoother's
+    posterior): declare them with :meth:`register_fitted` (empty until ``fit`` sets them) and a state dict restores
+    them at their stored shapes, through :func:`load_weights` and through ``load_state_dict`` (a Lightning resume)."""
+
+    def register_fitted(self, name: str, dtype: torch.dtype = torch.float64) -> None:
+        self.register_buffer(name, torch.empty(0, dtype=dtype))
+        self._fitted_names = (*getattr(self, "_fitted_names", ()), name)
+
+    @property
+    def is_fitted(self) -> bool:
+        return all(getattr(self, name).numel() for name in self._fitted_names)
+
+    def adopt_shapes(self, state: dict[str, torch.Tensor], prefix: str = "") -> None:
+        """Resize the fitted buffers to those of ``state`` (keys ``prefix + name``), so that loading it matches."""
+        for name in self._fitted_names:
+            stored = state.get(prefix + name)
+            if stored is not None:
+                setattr(self, name, torch.empty(stored.shape, dtype=stored.dtype, device=getattr(self, name).device))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adopt_shapes(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
 @functools.cache
 def config_targets(group: str) -> frozenset[str]:
     """The ``_target_`` of every option of the repository's config group ``group`` (``configs/<group>/*.yaml``;
@@ -210,11 +235,15 @@ def load_weights(
     """Copy matching tensors of ``state`` into ``model`` and report the rest.
 
     ``remap`` renames key prefixes first (``{"encoder.": "backbone."}``). A tensor whose shape differs
-    from the model's is skipped, so that parameter keeps its fresh initialisation (a new head). With
+    from the model's is skipped, so that parameter keeps its fresh initialisation (a new head); a :class:`Fitted`
+    module's data-shaped buffers take the stored shapes instead. With
     ``strict`` any missing, unexpected or shape-skipped key raises :class:`CheckpointError`.
     """
     for old, new in (remap or {}).items():
         state = {(new + key[len(old):] if key.startswith(old) else key): value for key, value in state.items()}
+    for prefix, module in model.named_modules():
+        if isinstance(module, Fitted):
+            module.adopt_shapes(state, prefix + "." if prefix else "")
     own = model.state_dict()
     report = LoadReport(
         missing=[key for key in own if key not in state],

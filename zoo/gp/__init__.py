@@ -1,7 +1,10 @@
-"""Gaussian processes: RVGP over tangent vector fields of point-cloud manifolds, GP-HM's spectral-mixture kernels
-(the GP-HM solver and FunBaT to come)."""
+"""Gaussian processes: GP-HM's spectral-mixture PDE solver, RVGP over tangent vector fields of point-cloud manifolds
+(with its baselines), FunBaT's functional Tucker decomposition."""
 
+from zoo.gp.funbat import FunBaT
+from zoo.gp.gp_hm import GPHM
 from zoo.gp.kernels import spectral_mixture
-from zoo.gp.rvgp import RVGP
+from zoo.gp.rvgp import RVGP, VectorGP
+from zoo.gp.rvgp_baselines import AmbientGP, EigenmapGP
 
-__all__ = ["RVGP", "spectral_mixture"]
+__all__ = ["AmbientGP", "EigenmapGP", "FunBaT", "GPHM", "RVGP", "VectorGP", "spectral_mixture"]

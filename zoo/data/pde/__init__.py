@@ -1,2 +1,3 @@
 """Operator-learning data made by our own PDE solvers: :mod:`~zoo.data.pde.datamodules` (Darcy, Burgers,
-Navier-Stokes) and :mod:`~zoo.data.pde.solvers`."""
+Navier-Stokes) and :mod:`~zoo.data.pde.solvers`; :mod:`~zoo.data.pde.manufactured`, high-frequency problems with
+exact solutions for the collocation solvers (GP-HM, PINNs)."""

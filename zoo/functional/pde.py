@@ -1,0 +1,31 @@
+"""The stationary PDEs of the collocation solvers (GP-HM, PINNs), each ``𝒟[u] = f`` written once::
+
+    poisson      Δu = f
+    allen_cahn   Δu + u(u² − 1) = f        (GP-HM's Allen–Cahn, Fang et al., ICLR 2024)
+
+``operator(equation, u, laplacian)`` gives ``𝒟[u]`` from the values and Laplacians at the same points, so a GP
+(kernel derivatives), a PINN (autograd) and a manufactured source (autograd of the exact solution) share it;
+``cartesian(axes)`` lists a collocation grid's points in the order its fields are stored.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+EQUATIONS = ("poisson", "allen_cahn")
+
+
+def operator(equation: str, u: Tensor, laplacian: Tensor) -> Tensor:
+    """``𝒟[u]`` of ``equation`` from ``u`` and ``Δu`` of one shape."""
+    if equation == "poisson":
+        return laplacian
+    if equation == "allen_cahn":
+        return laplacian + u * (u.square() - 1)
+    raise ValueError(f"equation={equation!r}: expected one of {EQUATIONS}")
+
+
+def cartesian(axes: list[Tensor]) -> Tensor:
+    """The points ``(Π n_j, d)`` of the grid with coordinates ``axes`` (``(n_j,)`` each), row-major (the last axis
+    fastest, as a field ``(n_1, ..., n_d)`` flattens)."""
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(axes))
