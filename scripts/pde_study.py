@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/pde_study"))
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=list(SOLVERS))
-    parser.add_argument("--steps", type=int, default=None, help="trainer.max_epochs for every run (default: each "
-                        "experiment's)")
+    parser.add_argument("--steps", type=int, default=None, help="optimiser steps of every run, in epochs of 100 "
+                        "(default: each experiment's)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")
     args = parser.parse_args()
@@ -87,7 +87,7 @@ def main() -> None:
                 overrides = [*overrides, "model.dims=2", "data.grid=[201,201]", "data.n_val=100", "data.n_test=300"]
             for seed in range(args.seeds if seeded else 1):
                 folder = args.out / problem / f"{solver}_seed{seed}"
-                steps = [f"trainer.max_epochs={args.steps}"] if args.steps else []
+                steps = [f"trainer.max_epochs={math.ceil(args.steps / 100)}"] if args.steps else []   # 100 per epoch
                 jobs.append({"problem": problem, "solver": solver, "seed": seed, "frequencies": frequencies,
                              "overrides": [f"experiment={experiment}", *data, *overrides, *steps, f"seed={seed}",
                                            f"paths.output_dir={folder}", "logger=csv"]})

@@ -1,9 +1,9 @@
 """Solving one PDE: the model is the solution (GP-HM's grid values and kernel, a PINN's weights), trained on its own
 objective ``model.loss(problem)["loss"]``, with Adam and then, optionally, L-BFGS.
 
-The training split is the problem, one batch (:mod:`zoo.data.pde.manufactured`), so a training step is an epoch:
-``trainer.max_epochs`` steps, of which the last ``lbfgs_steps`` are L-BFGS iterations (strong-Wolfe line search, the
-curvature history kept across steps). Evaluation batches are ``(x (M, d), u (M,))``: ``rel_l2`` ``‖û − u‖ / ‖u‖`` of
+Every training batch is the whole problem (:mod:`zoo.data.pde.manufactured`: an epoch is ``steps_per_epoch`` of
+them); of the run's steps (``trainer.max_epochs`` × steps per epoch) the last ``lbfgs_steps`` are L-BFGS iterations
+(strong-Wolfe line search, the curvature history kept across steps). Evaluation batches are ``(x (M, d), u (M,))``: ``rel_l2`` ``‖û − u‖ / ‖u‖`` of
 ``model(x)`` (each split is one batch), and ``max_error``. There is no model selection: the test scores the final
 iterate (the task config monitors nothing), never the best error seen in training as GP-HM's reference code reports.
 """
@@ -33,7 +33,7 @@ class PDESolveTask(ZooTask):
 
     def training_step(self, problem: dict, batch_idx: int) -> torch.Tensor:
         adam, lbfgs = self.optimizers()
-        if self.current_epoch < self.trainer.max_epochs - self.hparams.lbfgs_steps:
+        if self.global_step < self.trainer.estimated_stepping_batches - self.hparams.lbfgs_steps:
             adam.zero_grad()
             parts = self.model.loss(problem)
             self.manual_backward(parts["loss"])

@@ -69,25 +69,28 @@ def make_problem(name: str, grid: list[int], lower: float = 0.0, upper: float = 
 
 
 class ManufacturedPDEDataModule(SplitDataModule):
-    """One manufactured problem (module doc): the training split is the problem itself, one batch (a dict for the
-    solver's ``loss``); ``val`` and ``test`` are ``(x (M, d), u (M,))`` on uniform grids of ``n_val`` and ``n_test``
-    points per axis (not the collocation grid).
+    """One manufactured problem (module doc): the training split is the problem itself (a dict for the solver's
+    ``loss``), repeated ``steps_per_epoch`` times, so that an epoch is that many optimiser steps (and a checkpoint,
+    a validation and a log line come per epoch, not per step); ``val`` and ``test`` are ``(x (M, d), u (M,))`` on
+    uniform grids of ``n_val`` and ``n_test`` points per axis (not the collocation grid).
 
     Args:
         problem: a key of :data:`PROBLEMS`. grid: collocation points per axis. lower, upper: the domain.
-        n_val, n_test: evaluation points per axis. batch_size: unused (every split is one batch), kept for the
-        datamodule interface.
+        n_val, n_test: evaluation points per axis. steps_per_epoch: training steps per epoch. batch_size: unused
+        (every item is one batch), kept for the datamodule interface.
     """
 
     batched = True
 
     def __init__(self, problem: str = "poisson_sin", grid: list[int] = [400], lower: float = 0.0,
-                 upper: float = 2 * math.pi, n_val: int = 501, n_test: int = 1000, batch_size: int = 1,
-                 num_workers: int = 0):
+                 upper: float = 2 * math.pi, n_val: int = 501, n_test: int = 1000, steps_per_epoch: int = 100,
+                 batch_size: int = 1, num_workers: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers)
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch={steps_per_epoch} must be >= 1")
         make_problem(problem, grid, lower, upper)     # a bad name or too coarse a grid fails at construction
         self.problem, self.grid, self.lower, self.upper = problem, list(grid), lower, upper
-        self.n_val, self.n_test = n_val, n_test
+        self.n_val, self.n_test, self.steps_per_epoch = n_val, n_test, steps_per_epoch
 
     def points(self, key: str) -> tuple[Tensor, Tensor]:
         """The evaluation split of ``n_val`` or ``n_test`` (``key``) points per axis: ``(x (M, d), u (M,))``."""
@@ -101,5 +104,5 @@ class ManufacturedPDEDataModule(SplitDataModule):
         return x, values
 
     def setup(self, stage: str | None = None) -> None:
-        self.splits = {"train": [make_problem(self.problem, self.grid, self.lower, self.upper)],
+        self.splits = {"train": [make_problem(self.problem, self.grid, self.lower, self.upper)] * self.steps_per_epoch,
                        "val": [self.points("n_val")], "test": [self.points("n_test")]}
