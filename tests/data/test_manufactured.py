@@ -29,23 +29,25 @@ def test_sources_by_autograd_equal_the_closed_forms(name):
 
 
 def test_the_2d_problem_and_its_boundary():
-    problem = make_problem("poisson_2d_sin_sin", grid=[201, 211])
+    problem = make_problem("poisson_2d_sin_sin", grid=[202, 211])
     x, y = torch.meshgrid(*problem["axes"], indexing="ij")
     assert torch.allclose(problem["source"], -2e4 * torch.sin(100 * x) * torch.sin(100 * y), atol=1e-8)
     mask = problem["boundary_mask"]
-    assert mask.sum() == 2 * 201 + 2 * 211 - 4 and mask[0].all() and mask[:, -1].all() and not mask[1:-1, 1:-1].any()
+    assert mask.sum() == 2 * 202 + 2 * 211 - 4 and mask[0].all() and mask[:, -1].all() and not mask[1:-1, 1:-1].any()
     assert torch.allclose(problem["boundary_values"][mask], (torch.sin(100 * x) * torch.sin(100 * y))[mask])
 
 
 def test_splits_and_errors():
-    data = ManufacturedPDEDataModule(problem="poisson_2d_sin_sin", grid=[201, 201], n_val=12, n_test=13)
+    data = ManufacturedPDEDataModule(problem="poisson_2d_sin_sin", grid=[202, 202], n_val=12, n_test=13)
     data.setup()
     x, u = data.splits["test"][0]
     assert x.shape == (169, 2) and torch.allclose(u, torch.sin(100 * x[:, 0]) * torch.sin(100 * x[:, 1]))
     with pytest.raises(ValueError, match="too coarse for problem='poisson_x_sin'.*needs at least two points per "
                                          "period, 401 points per axis"):
         ManufacturedPDEDataModule(problem="poisson_x_sin", grid=[400])
-    with pytest.raises(ValueError, match="n_val=101 points per axis fall on the zeros of problem='poisson_2d_sin_sin'"):
-        ManufacturedPDEDataModule(problem="poisson_2d_sin_sin", grid=[201, 201], n_val=101).setup()
+    with pytest.raises(ValueError, match="every point of n_val=101 falls on a zero of problem='poisson_2d_sin_sin'"):
+        ManufacturedPDEDataModule(problem="poisson_2d_sin_sin", grid=[202, 202], n_val=101).setup()
+    with pytest.raises(ValueError, match=r"every point of grid=\[201, 202\] falls on a zero of problem='poisson_2d_sin_sin"):
+        make_problem("poisson_2d_sin_sin", grid=[201, 202])      # x = πk/100: sin(100x) = 0 on the whole grid
     with pytest.raises(ValueError, match="problem='heat'"):
         make_problem("heat", grid=[400])

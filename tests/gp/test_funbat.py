@@ -129,7 +129,6 @@ def paper_tensor(coords):
     return torch.sin(2 * math.pi * x) ** 2 * torch.cos(2 * math.pi * x) * torch.exp(-2 * y) * torch.sin(1.5 * math.pi * y)
 
 
-@pytest.mark.filterwarnings("ignore:FunBaT.predict")   # the grid's edges may lie just outside the entries
 def test_fit_beats_the_mean_predictor_on_the_paper_tensor():
     generator = torch.Generator().manual_seed(4)
     coords = torch.rand(400, 2, generator=generator, dtype=D64)

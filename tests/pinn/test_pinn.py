@@ -52,6 +52,6 @@ def test_the_loss_of_the_exact_solution_vanishes():
 def test_bad_input_is_named():
     model = zoo.create_model("pinn", dims=1)
     with pytest.raises(ValueError, match="the problem is 2-D but the PINN takes dims=1: set model.dims"):
-        model.loss(make_problem("poisson_2d_sin_sin", grid=[201, 201]))
+        model.loss(make_problem("poisson_2d_sin_sin", grid=[202, 202]))
     with pytest.raises(ValueError, match=r"x must be \(B, 1\)"):
         model(torch.zeros(3, 2, dtype=torch.float64))

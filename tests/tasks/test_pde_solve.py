@@ -15,7 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated
 
 
 def test_adam_then_lbfgs_and_the_final_iterate_is_tested(tmp_path):
-    data = ManufacturedPDEDataModule(problem="allen_cahn_sin", grid=[201], n_val=50, n_test=300, steps_per_epoch=4)
+    data = ManufacturedPDEDataModule(problem="allen_cahn_sin", grid=[202], n_val=50, n_test=300, steps_per_epoch=4)
     task = PDESolveTask(model={"name": "pinn", "width": 8, "depth": 1}, optimizer={"name": "Adam", "lr": 1e-2},
                         lbfgs_steps=3)
     trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,

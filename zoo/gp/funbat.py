@@ -244,7 +244,8 @@ class FunBaT(Fitted):
     def predict(self, coords: Tensor, return_var: bool = False):
         """The posterior mean ``(B,)`` of the entries at ``coords (B, K)`` and, with ``return_var``, the variance of
         the noiseless entry ``(B,)`` (add ``s² b / a``, i.e. ``s² / E[τ]``, for a new observation). An index outside a
-        mode's fitted range warns: there the posterior reverts to the prior (mean 0) away from the last knot."""
+        mode's fitted range by more than the mean knot spacing warns: there the posterior reverts to the prior (mean 0)
+        away from the last knot."""
         if not self.is_fitted:
             raise RuntimeError("FunBaT is not fitted: call fit(coords, y) first (or load a fitted model)")
         coords = self._check(coords, "coords")
@@ -252,7 +253,8 @@ class FunBaT(Fitted):
         for k, sde in enumerate(self.sdes):
             knots = getattr(self, f"knots_{k}")
             values, index = torch.unique(coords[:, k], return_inverse=True)
-            if values[0] < knots[0] or values[-1] > knots[-1]:
+            spacing = (knots[-1] - knots[0]) / max(len(knots) - 1, 1)
+            if values[0] < knots[0] - spacing or values[-1] > knots[-1] + spacing:
                 warnings.warn(f"FunBaT.predict: mode {k} has indexes in [{values[0]:.4g}, {values[-1]:.4g}], outside "
                               f"the fitted range [{knots[0]:.4g}, {knots[-1]:.4g}]: the prediction there is "
                               "extrapolated by the SDE and reverts to the prior mean 0", stacklevel=3)

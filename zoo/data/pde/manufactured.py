@@ -44,6 +44,15 @@ def laplacian(u: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]
     return value.detach(), second.detach()
 
 
+def check_not_aliased(values: Tensor, name: str, what: str) -> None:
+    """An error where every point of ``what`` falls on a zero of problem ``name``'s solution (e.g. ``sin(100x)`` at
+    ``2πk/100``): the problem seen there is ``u = 0``, so a solver's relative residual and a test's relative L2 are
+    undefined."""
+    if values.abs().max() < 1e-8:
+        raise ValueError(f"every point of {what} falls on a zero of problem={name!r}'s solution, so it sees u = 0 and "
+                         "the relative error is undefined: change the number of points by one")
+
+
 def make_problem(name: str, grid: list[int], lower: float = 0.0, upper: float = 2 * math.pi) -> dict:
     """The collocation problem ``{"axes", "source", "boundary_mask", "boundary_values", "equation"}`` of ``name`` on
     a uniform grid of ``grid[j]`` points per axis (the fields are ``(n_1, ..., n_d)``)."""
@@ -59,6 +68,7 @@ def make_problem(name: str, grid: list[int], lower: float = 0.0, upper: float = 
                          "axis (GP-HM uses about 4 per period)")
     axes = [torch.linspace(lower, upper, n, dtype=torch.float64) for n in grid]
     value, second = laplacian(u, cartesian(axes))
+    check_not_aliased(value, name, f"grid={list(grid)}")
     shape = tuple(grid)
     boundary = torch.zeros(shape, dtype=torch.bool)
     for axis in range(dims):
@@ -98,9 +108,7 @@ class ManufacturedPDEDataModule(SplitDataModule):
         n = getattr(self, key)
         x = cartesian([torch.linspace(self.lower, self.upper, n, dtype=torch.float64)] * dims)
         values = u(x)
-        if values.abs().max() < 1e-8:      # e.g. sin(100x) at 2πk/100: every point a zero, the relative L2 undefined
-            raise ValueError(f"{key}={n} points per axis fall on the zeros of problem={self.problem!r}'s solution, so "
-                             f"its relative L2 is undefined: choose another {key} (e.g. {n + 1})")
+        check_not_aliased(values, self.problem, f"{key}={n}")
         return x, values
 
     def setup(self, stage: str | None = None) -> None:
