@@ -39,7 +39,8 @@ from zoo.arguments import check_arguments
 CONFIG_ATTR = "zoo_config"
 
 #: the task configs, ``configs/task/<task>.yaml``: the objective a registered model trains with
-TASKS = ("anomaly", "bayes_fit", "classification", "generative", "operator", "pde_solve", "potential", "regression")
+TASKS = ("anomaly", "bayes_fit", "classification", "generative", "operator", "pde_solve", "pinn", "potential",
+         "regression")
 
 #: what a model can do besides ``forward``, for ``list_models(capability=...)``
 CAPABILITIES = {

@@ -65,10 +65,11 @@ CASES = {
     "pde_manufactured": ["grid=[400]", "n_val=7", "n_test=8", "steps_per_epoch=2"],
     "manifold_vectors": ["n_points=60", "field=rotation"],
     "continuous_tensor": ["n_train=20", "n_val=5", "n_test=3"],
+    "quantum_well": ["n_collocation=8", "steps_per_epoch=2", "n_reference=50"],
 }
 # the datamodules whose every split is one whole problem (one batch: a PDE's grid, a GP's data); their tasks fit in
 # one process, and under two their evaluation loaders must refuse with the clear error instead of splitting the batch
-WHOLE = {"pde_manufactured", "manifold_vectors", "continuous_tensor"}
+WHOLE = {"pde_manufactured", "manifold_vectors", "continuous_tensor", "quantum_well"}
 
 
 def write_fixtures(data_dir: Path) -> None:

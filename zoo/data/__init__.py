@@ -16,6 +16,7 @@ from zoo.data.manifold import ManifoldVectorsDataModule
 from zoo.data.md.datamodule import MDDataModule
 from zoo.data.pde.datamodules import BurgersDataModule, DarcyDataModule, NavierStokesDataModule
 from zoo.data.pde.manufactured import ManufacturedPDEDataModule
+from zoo.data.pde.quantum_well import QuantumWellDataModule
 from zoo.data.sequence.images import SeqDigitsDataModule, SeqImageDataModule
 from zoo.data.sequence.listops import ListOpsDataModule
 from zoo.data.sequence.timeseries import TimeSeriesDataModule
@@ -26,6 +27,6 @@ from zoo.data.transport.toy2d import Toy2DDataModule
 
 __all__ = ["BurgersDataModule", "ContinuousTensorDataModule", "CycleCountDataModule", "DarcyDataModule", "EOTBenchmarkDataModule",
            "HSIDataModule", "ListOpsDataModule", "MDDataModule", "ManifoldVectorsDataModule", "ManufacturedPDEDataModule", "MoleculeDataModule", "NavierStokesDataModule",
-           "PhantomDataModule", "RGBCropsDataModule", "SeqDigitsDataModule",
+           "PhantomDataModule", "QuantumWellDataModule", "RGBCropsDataModule", "SeqDigitsDataModule",
            "SeqImageDataModule", "SpectraDataModule", "SpectralAnomalyDataModule", "TUScreenDataModule",
            "TimeSeriesDataModule", "Toy2DDataModule", "ZincDataModule"]

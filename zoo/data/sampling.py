@@ -10,8 +10,7 @@ and ``resume(**state)``:
   random states the checkpoint restores). Inside an epoch its state is that epoch's seed and the samples already
   trained on, so the resumed run finishes the same permutation; at an epoch's end it is empty, and the next epoch
   draws its seed from the restored generator as the uninterrupted run does.
-- a stream of generated batches (:class:`zoo.data.transport.pairs.PairStream`) keeps its own pass counter and batch
-  position.
+- a stream of generated batches (:class:`BatchStream`) keeps its own pass counter and batch position.
 
 A mid-epoch state also holds torch's global generator state at the checkpoint, which the resumed pass puts back
 when it starts: a loader's new iterator draws its workers' base seed from that generator, which the interrupted
@@ -20,10 +19,12 @@ run did at the epoch's start, not where it resumes (without this, dropout after 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sized
 
 import torch
-from torch.utils.data import RandomSampler
+from torch import Tensor
+from torch.utils.data import IterableDataset, RandomSampler
 
 
 class ResumableRandomSampler(RandomSampler):
@@ -94,3 +95,36 @@ class ResumableTraining:
 
     def load_state_dict(self, state_dict: dict) -> None:
         self._replay = dict(state_dict) or None
+
+
+class BatchStream(IterableDataset):
+    """Fresh batches ``sample(n, generator)`` (EOT's unpaired ``{"x0", "x1"}``, a PINN's collocation points),
+    ``ceil(n / batch_size)`` per pass; pass ``i`` uses the generator seeded with ``(seed, i)``. Resumable
+    (:class:`ResumableTraining`): its state is the pass to draw and the batches of it already trained on."""
+
+    def __init__(self, sample, n: int, batch_size: int, seed: int):
+        self.sample, self.n, self.batch_size, self.seed = sample, n, batch_size, seed
+        self.next_pass, self._skip, self._rng = 0, 0, None
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def state(self, trained: int, epoch_done: bool) -> dict:
+        if self.next_pass == 0:
+            return {}
+        return {"next_pass": self.next_pass, "skip": 0} if epoch_done else {"next_pass": self.next_pass - 1,
+                                                                            "skip": trained}
+
+    def resume(self, next_pass: int, skip: int, rng: Tensor | None = None) -> None:
+        self.next_pass, self._skip, self._rng = next_pass, skip, rng
+
+    def __iter__(self):
+        if self._rng is not None:  # a pass resumed mid-epoch (zoo.data.sampling)
+            torch.set_rng_state(self._rng)
+            self._rng = None
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.next_pass)
+        self.next_pass, skip, self._skip = self.next_pass + 1, self._skip, 0
+        for index, start in enumerate(range(0, self.n, self.batch_size)):
+            batch = self.sample(min(self.batch_size, self.n - start), generator)  # skipped ones too: same draws
+            if index >= skip:
+                yield batch

@@ -5,10 +5,13 @@
 
 ``operator(equation, u, laplacian)`` gives ``𝒟[u]`` from the values and Laplacians at the same points, so a GP
 (kernel derivatives), a PINN (autograd) and a manufactured source (autograd of the exact solution) share it;
-``cartesian(axes)`` lists a collocation grid's points in the order its fields are stored.
+``cartesian(axes)`` lists a collocation grid's points in the order its fields are stored; ``derivatives(u, x)``
+gives a function's values, gradient and Laplacian by autograd (the PINNs' residuals, the manufactured sources).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -29,3 +32,14 @@ def cartesian(axes: list[Tensor]) -> Tensor:
     """The points ``(Π n_j, d)`` of the grid with coordinates ``axes`` (``(n_j,)`` each), row-major (the last axis
     fastest, as a field ``(n_1, ..., n_d)`` flattens)."""
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(axes))
+
+
+def derivatives(u: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(u(x) (M,), ∇u(x) (M, d), Δu(x) (M,))`` of a scalar function ``u`` of points ``x (M, d)`` by autograd,
+    differentiable in ``u``'s parameters (``u(x)`` may be ``(M,)`` or ``(M, 1)``)."""
+    x = x.detach().requires_grad_(True)
+    value = u(x).reshape(-1)
+    gradient = torch.autograd.grad(value.sum(), x, create_graph=True)[0]
+    laplacian = sum(torch.autograd.grad(gradient[:, j].sum(), x, create_graph=True)[0][:, j]
+                    for j in range(x.shape[1]))
+    return value, gradient, laplacian

@@ -21,8 +21,17 @@ import math
 import torch
 from torch import Tensor, nn
 
-from zoo.functional.pde import cartesian, operator
+from zoo.functional.pde import cartesian, derivatives, operator
 from zoo.registry import register_model
+
+
+def tanh_mlp(features: int, width: int, depth: int) -> nn.Sequential:
+    """The PINNs' float64 network ``(B, features) -> (B, 1)``: ``depth`` hidden tanh layers of ``width``."""
+    layers = []
+    for _ in range(depth):
+        layers += [nn.Linear(features, width, dtype=torch.float64), nn.Tanh()]
+        features = width
+    return nn.Sequential(*layers, nn.Linear(features, 1, dtype=torch.float64))
 
 
 @register_model("pinn", family="pinn", paper="Physics-informed neural networks (Raissi et al., J. Comput. Phys. 2019); "
@@ -44,11 +53,7 @@ class PINN(nn.Module):
                              f"{fourier_features} >= 0")
         self.dims, self.boundary_weight = dims, boundary_weight
         self.register_buffer("B", torch.randn(fourier_features, dims, dtype=torch.float64) * sigma)
-        layers, features = [], 2 * fourier_features or dims
-        for _ in range(depth):
-            layers += [nn.Linear(features, width, dtype=torch.float64), nn.Tanh()]
-            features = width
-        self.net = nn.Sequential(*layers, nn.Linear(features, 1, dtype=torch.float64))
+        self.net = tanh_mlp(2 * fourier_features or dims, width, depth)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.dims:
@@ -60,11 +65,7 @@ class PINN(nn.Module):
 
     def laplacian(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(u(x), Δu(x))`` at ``x (M, d)`` by autograd, differentiable in the weights."""
-        x = x.detach().requires_grad_(True)
-        u = self(x)
-        gradient = torch.autograd.grad(u.sum(), x, create_graph=True)[0]
-        second = sum(torch.autograd.grad(gradient[:, j].sum(), x, create_graph=True)[0][:, j]
-                     for j in range(self.dims))
+        u, _, second = derivatives(self, x)
         return u, second
 
     def loss(self, problem: dict) -> dict[str, Tensor]:

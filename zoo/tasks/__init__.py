@@ -1,5 +1,6 @@
 """Lightning tasks, one per objective: classification, regression, operator learning, anomaly detection, generative,
-interatomic potentials, fits by a model's own inference (bayes_fit), PDE solves (pde_solve)."""
+interatomic potentials, fits by a model's own inference (bayes_fit), PDE solves (pde_solve), eigenvalue PINNs
+(pinn)."""
 
 from zoo.tasks.anomaly import AnomalyTask
 from zoo.tasks.base import ZooTask
@@ -8,7 +9,8 @@ from zoo.tasks.classification import ClassificationTask
 from zoo.tasks.generative import GenerativeTask
 from zoo.tasks.operator import OperatorTask
 from zoo.tasks.pde_solve import PDESolveTask
+from zoo.tasks.pinn import PINNTask
 from zoo.tasks.potential import PotentialTask
 from zoo.tasks.regression import RegressionTask
 
-__all__ = ["AnomalyTask", "BayesFitTask", "ClassificationTask", "GenerativeTask", "OperatorTask", "PDESolveTask", "PotentialTask", "RegressionTask", "ZooTask"]
+__all__ = ["AnomalyTask", "BayesFitTask", "ClassificationTask", "GenerativeTask", "OperatorTask", "PDESolveTask", "PINNTask", "PotentialTask", "RegressionTask", "ZooTask"]

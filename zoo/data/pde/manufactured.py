@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from zoo.data.base import SplitDataModule
-from zoo.functional.pde import cartesian, operator
+from zoo.functional.pde import cartesian, derivatives, operator
 
 #: name -> (dimension, equation, exact solution of x (M, d), highest angular frequency of the solution)
 PROBLEMS: dict[str, tuple[int, str, Callable[[Tensor], Tensor], float]] = {
@@ -33,15 +33,6 @@ PROBLEMS: dict[str, tuple[int, str, Callable[[Tensor], Tensor], float]] = {
     "allen_cahn_sin": (1, "allen_cahn", lambda x: torch.sin(100 * x[:, 0]), 100.0),
     "poisson_2d_sin_sin": (2, "poisson", lambda x: torch.sin(100 * x[:, 0]) * torch.sin(100 * x[:, 1]), 100.0),
 }
-
-
-def laplacian(u: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
-    """``(u(x), Δu(x))`` at ``x (M, d)`` by autograd."""
-    x = x.detach().requires_grad_(True)
-    value = u(x)
-    gradient = torch.autograd.grad(value.sum(), x, create_graph=True)[0]
-    second = sum(torch.autograd.grad(gradient[:, j].sum(), x, retain_graph=True)[0][:, j] for j in range(x.shape[1]))
-    return value.detach(), second.detach()
 
 
 def check_not_aliased(values: Tensor, name: str, what: str) -> None:
@@ -67,7 +58,7 @@ def make_problem(name: str, grid: list[int], lower: float = 0.0, upper: float = 
                          f"frequency ({omega:g} rad per unit) needs at least two points per period, {needed} points per "
                          "axis (GP-HM uses about 4 per period)")
     axes = [torch.linspace(lower, upper, n, dtype=torch.float64) for n in grid]
-    value, second = laplacian(u, cartesian(axes))
+    value, _, second = (part.detach() for part in derivatives(u, cartesian(axes)))
     check_not_aliased(value, name, f"grid={list(grid)}")
     shape = tuple(grid)
     boundary = torch.zeros(shape, dtype=torch.bool)

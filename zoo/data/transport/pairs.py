@@ -1,9 +1,9 @@
 """Unpaired samples of two distributions, p0 and p1, for entropic OT and Schrödinger bridges.
 
 Batches are ``{"x0": (B, D), "x1": (B, D)}`` float32, x1 drawn from p1 independently of x0. Training draws fresh
-batches forever (:class:`PairStream`); an "epoch" is ``ceil(n_train / batch_size)`` batches. Validation is a fixed
-set of ``n_val`` pairs and the test set the ``n_test`` test inputs (with as many p1 samples), both as fixed batches.
-Every split's items are whole batches (``batched``), read through the base's one loader path
+batches forever (:class:`~zoo.data.sampling.BatchStream`); an "epoch" is ``ceil(n_train / batch_size)``
+batches. Validation is a fixed set of ``n_val`` pairs and the test set the ``n_test`` test inputs (with as many p1
+samples), both as fixed batches. Every split's items are whole batches (``batched``), read through the base's one loader path
 (:mod:`zoo.data.base`): the stream is the training split, whose resumable order is itself; under DDP each process
 evaluates its share of the validation and test batches, each batch once. Every draw comes from a generator seeded
 with ``seed``: the data never depend on torch's global random state.
@@ -11,46 +11,11 @@ with ``seed``: the data never depend on torch's global random state.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
-from torch.utils.data import IterableDataset
 
 from zoo.data.base import SplitDataModule
-
-
-class PairStream(IterableDataset):
-    """Fresh unpaired batches ``{"x0", "x1"}`` from ``sample(n, generator)``, ``n_batches`` per pass; pass ``i``
-    uses the generator seeded with ``(seed, i)``. Resumable (:class:`~zoo.data.sampling.ResumableTraining`): its
-    state is the pass to draw and the batches of it already trained on."""
-
-    def __init__(self, sample, n: int, batch_size: int, seed: int):
-        self.sample, self.n, self.batch_size, self.seed = sample, n, batch_size, seed
-        self.next_pass, self._skip, self._rng = 0, 0, None
-
-    def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
-
-    def state(self, trained: int, epoch_done: bool) -> dict:
-        if self.next_pass == 0:
-            return {}
-        return {"next_pass": self.next_pass, "skip": 0} if epoch_done else {"next_pass": self.next_pass - 1,
-                                                                            "skip": trained}
-
-    def resume(self, next_pass: int, skip: int, rng: Tensor | None = None) -> None:
-        self.next_pass, self._skip, self._rng = next_pass, skip, rng
-
-    def __iter__(self):
-        if self._rng is not None:  # a pass resumed mid-epoch (zoo.data.sampling)
-            torch.set_rng_state(self._rng)
-            self._rng = None
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.next_pass)
-        self.next_pass, skip, self._skip = self.next_pass + 1, self._skip, 0
-        for index, start in enumerate(range(0, self.n, self.batch_size)):
-            batch = self.sample(min(self.batch_size, self.n - start), generator)  # skipped ones too: same draws
-            if index >= skip:
-                yield batch
+from zoo.data.sampling import BatchStream
 
 
 class PairsDataModule(SplitDataModule):
@@ -92,5 +57,5 @@ class PairsDataModule(SplitDataModule):
         if self.splits:
             return
         val_inputs = self.sample_p0(self.n_val, torch.Generator().manual_seed(self.seed * 1_000_003 + 999_998))
-        self.splits = {"train": PairStream(self.pairs, self.n_train, self.batch_size, self.seed),
+        self.splits = {"train": BatchStream(self.pairs, self.n_train, self.batch_size, self.seed),
                        "val": self._fixed(val_inputs, 999_997), "test": self._fixed(self.test_inputs(), 999_996)}
