@@ -6,7 +6,8 @@
 ``operator(equation, u, laplacian)`` gives ``𝒟[u]`` from the values and Laplacians at the same points, so a GP
 (kernel derivatives), a PINN (autograd) and a manufactured source (autograd of the exact solution) share it;
 ``cartesian(axes)`` lists a collocation grid's points in the order its fields are stored; ``derivatives(u, x)``
-gives a function's values, gradient and Laplacian by autograd (the PINNs' residuals, the manufactured sources).
+gives a function's values, gradient and Laplacian by autograd (the PINNs' residuals, the manufactured sources),
+``hessian(gradient, x)`` its Hessian (XPINN's interface conditions).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def derivatives(u: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tenso
     x = x.detach().requires_grad_(True)
     value = u(x).reshape(-1)
     gradient = torch.autograd.grad(value.sum(), x, create_graph=True)[0]
-    laplacian = sum(torch.autograd.grad(gradient[:, j].sum(), x, create_graph=True)[0][:, j]
-                    for j in range(x.shape[1]))
-    return value, gradient, laplacian
+    return value, gradient, hessian(gradient, x).diagonal(dim1=1, dim2=2).sum(-1)
+
+
+def hessian(gradient: Tensor, x: Tensor) -> Tensor:
+    """``∇²u (M, d, d)`` from ``gradient = ∇u(x) (M, d)`` taken with ``create_graph=True`` at ``x (M, d)`` (pointwise:
+    row ``j`` of point ``m`` is ``∂_j ∇u(x_m)``), differentiable in ``u``'s parameters."""
+    return torch.stack([torch.autograd.grad(gradient[:, j].sum(), x, create_graph=True)[0]
+                        for j in range(x.shape[1])], dim=1)

@@ -40,6 +40,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from zoo.functional import pde
 from zoo.pinn.pinn import PINN
 from zoo.registry import register_model
 
@@ -109,8 +110,7 @@ class XPINN(nn.Module):
         gradient = torch.autograd.grad(u.sum(), x, create_graph=True)[0]
         second = None
         if hessian or problem["needs_hessian"]:
-            second = torch.stack([torch.autograd.grad(gradient[:, j].sum(), x, create_graph=True)[0]
-                                  for j in range(self.dims)], dim=1)
+            second = pde.hessian(gradient, x)
         fields = {"u": u, "gradient": gradient, "hessian": second}
         fields["R"] = problem["residual"](x, u, gradient, second)
         if residual_gradient:

@@ -89,7 +89,7 @@ class ManufacturedPDEDataModule(SplitDataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch={steps_per_epoch} must be >= 1")
-        make_problem(problem, grid, lower, upper)     # a bad name or too coarse a grid fails at construction
+        self.collocation = make_problem(problem, grid, lower, upper)   # a bad name or grid fails at construction
         self.problem, self.grid, self.lower, self.upper = problem, list(grid), lower, upper
         self.n_val, self.n_test, self.steps_per_epoch = n_val, n_test, steps_per_epoch
 
@@ -103,5 +103,5 @@ class ManufacturedPDEDataModule(SplitDataModule):
         return x, values
 
     def setup(self, stage: str | None = None) -> None:
-        self.splits = {"train": [make_problem(self.problem, self.grid, self.lower, self.upper)] * self.steps_per_epoch,
+        self.splits = {"train": [self.collocation] * self.steps_per_epoch,
                        "val": [self.points("n_val")], "test": [self.points("n_test")]}
