@@ -9,6 +9,7 @@ the reference's padded layout.
     python scripts/benchmark.py --models --comparisons gaunt --threads 1 --repeats 5      # Gaunt vs e3nn only
     python scripts/benchmark.py --models --comparisons mace --threads 1 --repeats 10      # gaunt_mace vs cg_mace
     python scripts/benchmark.py --models --comparisons gp --threads 1 --repeats 5         # GP-HM: Kronecker vs dense
+    python scripts/benchmark.py --models --comparisons eeg --threads 1 --repeats 5        # ACM features vs pyRiemann
 
 Each measurement runs in a fresh process (``spawn``) so that peak memory is that process's own: on CUDA
 ``torch.cuda.max_memory_allocated``, on CPU the growth of the peak resident set size (``ru_maxrss``) over
@@ -53,6 +54,10 @@ MACE (``--comparisons mace``): a training step (energy, forces by autograd, loss
 ``gaunt_mace`` (grid and FFT) against ``cg_mace`` on 16 ethanol geometries, lmax = 1..5 (``scripts/bench_mace.py``).
 GP (``--comparisons gp``): a ``gp_hm`` objective step on an n × n grid with Kronecker algebra against the same step
 on the dense n² × n² covariance (``scripts/bench_gp.py``).
+
+EEG (``--comparisons eeg``, pyRiemann and MOABB from ``pip install -e ".[eeg]"``): ``acm_ts``'s reference fit and
+tangent-space features of 400 trials against MOABB's ``AugmentedDataset`` + pyRiemann's ``Covariances("oas")`` +
+``TangentSpace`` at orders 1, 4, 6 (``scripts/bench_eeg.py``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ import time
 import torch
 
 import bench_adapters
+import bench_eeg
 import bench_gp
 import bench_mace
 from bench_timing import interleaved_medians
@@ -123,6 +129,7 @@ COMPARISONS = {
     "gaunt": [("gaunt", str(lmax)) for lmax in GAUNT["lmax"]],
     "mace": [("mace", str(lmax)) for lmax in bench_mace.MACE_SIZE["lmax"]],
     "gp": [("gp_hm", str(n)) for n in bench_gp.GP_HM_SIZE["n"]],
+    "eeg": [("acm", str(order)) for order in bench_eeg.EEG_SIZE["orders"]],
 }
 
 
@@ -361,6 +368,8 @@ def _job(args: tuple) -> dict:
         return bench_mace.time_mace(int(name), device, repeats)
     if kind == "gp_hm":
         return bench_gp.time_gp_hm(int(name), device, repeats)
+    if kind == "acm":
+        return bench_eeg.time_acm(int(name), device, repeats)
     if kind == "model":
         build = _graph_model(name) if name in GRAPH_SIZES else _model(name)
     elif kind == "adapter":
@@ -452,6 +461,9 @@ def main() -> None:
     if "gp" in args.comparisons:
         report["gp_hm_size"] = bench_gp.GP_HM_SIZE
         report["gp_hm"] = bench_gp.print_report({n: results[f"gp_hm:{n}"] for n in bench_gp.GP_HM_SIZE["n"]})
+    if "eeg" in args.comparisons:
+        report["eeg_size"] = bench_eeg.EEG_SIZE
+        report["acm"] = bench_eeg.print_report({order: results[f"acm:{order}"] for order in bench_eeg.EEG_SIZE["orders"]})
     if "lightsb" in args.comparisons:
         report["lightsb_10k_steps_seconds"] = results["lightsb_run:10k"]["seconds"]
         print(f"LightSB, 10k steps at D=16, K=50, batch 128 ({args.threads} threads): "

@@ -16,9 +16,10 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from study_runs import train_single_threaded
 
 #: problem -> (data overrides, GP overrides, the solution's frequencies in cycles per unit)
 PROBLEMS = {
@@ -43,17 +44,9 @@ SOLVERS = {
 
 def run(job: dict) -> dict:
     """One ``train.py`` run in its own folder; returns the job with its metrics and, for a GP, the weight summary."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-    from hydra import compose, initialize_config_dir
-
     import zoo
-    from zoo.cli import CONFIG_DIR, train
 
-    torch.set_num_threads(1)
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=job["overrides"])
-    summary = train(cfg)
+    summary = train_single_threaded(job["overrides"])
     result = {**job, "rel_l2": summary["metrics"]["test/rel_l2"], "fit_seconds": summary["fit_seconds"]}
     if job["solver"] == "gp_hm":
         model = zoo.load_model(summary["last_checkpoint"])
@@ -62,7 +55,7 @@ def run(job: dict) -> dict:
         near = sum((model.mu - f).abs() < 0.5 for f in job["frequencies"]).bool()
         result["weight_near_truth"] = (weights * near).sum(-1).tolist()
         result["top_frequency"] = model.mu.gather(-1, weights.argmax(-1, keepdim=True))[:, 0].tolist()
-    (Path(cfg.paths.output_dir) / "study_result.json").write_text(json.dumps(result, indent=1))   # survives a crash
+    (Path(summary["last_checkpoint"]).parents[1] / "study_result.json").write_text(json.dumps(result, indent=1))   # survives a crash
     return result
 
 

@@ -38,7 +38,8 @@ PAIRS = (("fno", "darcy"), ("spe_gine", "cycles"), ("spe_gine", "molecules"), ("
          ("ddpm_unet", "phantoms"), ("ddpm_unet", "rgb_crops"), ("ddpm_unet", "hsi"), ("gaunt_mace", "ethanol_md"),
          ("cg_mace", "ethanol_md"), ("gp_hm", "pde_manufactured"), ("pinn", "pde_manufactured"),
          ("rvgp", "manifold_vectors"), ("funbat", "continuous_tensor"),
-         ("pinn_eigen", "quantum_well"))
+         ("pinn_eigen", "quantum_well"), ("acm_ts", "eeg_synthetic"), ("cov_ts", "eeg_synthetic"),
+         ("acm_ts", "moabb"))
 
 
 def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:

@@ -119,7 +119,7 @@ def test_data_imports_no_model_family():
 
 def test_data_domains_import_only_themselves_the_data_base_and_layer_one():
     assert sorted({data_domain(name) for name in MODULES} - {None}) == [
-        "zoo.data.graph", "zoo.data.images", "zoo.data.manifold", "zoo.data.md", "zoo.data.pde", "zoo.data.sequence",
+        "zoo.data.eeg", "zoo.data.graph", "zoo.data.images", "zoo.data.manifold", "zoo.data.md", "zoo.data.pde", "zoo.data.sequence",
         "zoo.data.spectra", "zoo.data.tensor", "zoo.data.transport"]
 
     def refused(name: str, module: str) -> bool:

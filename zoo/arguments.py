@@ -108,3 +108,13 @@ def check_arguments(constructor: Callable, kwargs: dict[str, Any], *, caller: st
         bound = minimum(hint, default)
         if bound is not None and isinstance(value, numbers.Integral) and value < bound:
             raise ValueError(f"{given} must be >= {bound} ({prefix}.{key})")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every mapping made a ``dict`` and every non-string sequence a ``list``, recursively: a config's
+    ``DictConfig`` / ``ListConfig`` as the plain containers a checkpoint or a library takes."""
+    if isinstance(value, collections.abc.Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, collections.abc.Sequence) and not isinstance(value, str):
+        return [plain(item) for item in value]
+    return value

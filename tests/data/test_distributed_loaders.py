@@ -66,6 +66,10 @@ CASES = {
     "manifold_vectors": ["n_points=60", "field=rotation"],
     "continuous_tensor": ["n_train=20", "n_val=5", "n_test=3"],
     "quantum_well": ["n_collocation=8", "steps_per_epoch=2", "n_reference=50"],
+    "eeg_synthetic": ["batch_size=2", "n_trials=11", "n_channels=4", "duration=0.5", "val_fraction=0.25"],
+    "moabb": ["batch_size=2", "dataset=FakeDataset", "download=true", "events=[fake1,fake2]", "n_channels=3",
+              "tmax=1.0", "dataset_kwargs={n_subjects:1,n_sessions:1,n_runs:1,duration:30,n_events:22,seed:0,"
+              "event_list:[fake1,fake2],channels:[C3,Cz,C4]}"],  # MOABB's own fake recordings: no download
 }
 # the datamodules whose every split is one whole problem (one batch: a PDE's grid, a GP's data); their tasks fit in
 # one process, and under two their evaluation loaders must refuse with the clear error instead of splitting the batch

@@ -3,9 +3,10 @@
 Every datamodule derives from :class:`zoo.data.base.SplitDataModule` (named splits, one loader path, a resumable
 training order: :mod:`zoo.data.sampling`) and is exported here, so that a config names it ``zoo.data.<Class>``.
 The domains (``pde``, ``graph``, ``sequence``, ``transport``, ``spectra``, ``images``, ``md``, ``manifold``,
-``tensor``) import the base, never each other.
+``tensor``, ``eeg``) import the base, never each other.
 """
 
+from zoo.data.eeg import EEGSyntheticDataModule, MOABBDataModule
 from zoo.data.graph.anomaly import SpectralAnomalyDataModule
 from zoo.data.graph.cycles import CycleCountDataModule
 from zoo.data.graph.rdkit_molecules import MoleculeDataModule
@@ -25,8 +26,9 @@ from zoo.data.tensor import ContinuousTensorDataModule
 from zoo.data.transport.eot_benchmark import EOTBenchmarkDataModule
 from zoo.data.transport.toy2d import Toy2DDataModule
 
-__all__ = ["BurgersDataModule", "ContinuousTensorDataModule", "CycleCountDataModule", "DarcyDataModule", "EOTBenchmarkDataModule",
-           "HSIDataModule", "ListOpsDataModule", "MDDataModule", "ManifoldVectorsDataModule", "ManufacturedPDEDataModule", "MoleculeDataModule", "NavierStokesDataModule",
-           "PhantomDataModule", "QuantumWellDataModule", "RGBCropsDataModule", "SeqDigitsDataModule",
-           "SeqImageDataModule", "SpectraDataModule", "SpectralAnomalyDataModule", "TUScreenDataModule",
-           "TimeSeriesDataModule", "Toy2DDataModule", "ZincDataModule"]
+__all__ = ["BurgersDataModule", "ContinuousTensorDataModule", "CycleCountDataModule", "DarcyDataModule",
+           "EEGSyntheticDataModule", "EOTBenchmarkDataModule", "HSIDataModule", "ListOpsDataModule", "MDDataModule",
+           "MOABBDataModule", "ManifoldVectorsDataModule", "ManufacturedPDEDataModule", "MoleculeDataModule",
+           "NavierStokesDataModule", "PhantomDataModule", "QuantumWellDataModule", "RGBCropsDataModule",
+           "SeqDigitsDataModule", "SeqImageDataModule", "SpectraDataModule", "SpectralAnomalyDataModule",
+           "TUScreenDataModule", "TimeSeriesDataModule", "Toy2DDataModule", "ZincDataModule"]

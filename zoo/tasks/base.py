@@ -8,26 +8,17 @@ checkpoint loads with ``torch.load(weights_only=True)`` and rebuilds without Lig
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import lightning as L
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from torchmetrics import Metric, MetricCollection
 
+from zoo.arguments import plain
 from zoo.checkpoint import build_model
 from zoo.tasks.optim import build_optimizer, build_scheduler
 
 STAGES = ("train", "val", "test")
-
-
-def plain(value):
-    """Recursively turn mappings (e.g. OmegaConf DictConfig) and sequences into dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [plain(item) for item in value]
-    return value
 
 
 class ZooTask(L.LightningModule):
@@ -45,6 +36,21 @@ class ZooTask(L.LightningModule):
         for key, value in self.hparams.items():
             self.hparams[key] = plain(value)
         self.model = build_model(dict(self.hparams.model))
+
+    def on_fit_start(self) -> None:
+        """A model whose forward needs a statistic of the training inputs (``fit_reference(x)``, e.g. the Riemannian
+        mean of ``acm_ts``) gets it from the datamodule's whole training split, on every process alike, unless it has it
+        (``reference_fitted``: a resumed run or an ``init_from=`` start keeps the one it loaded)."""
+        if not hasattr(self.model, "fit_reference") or self.model.reference_fitted:
+            return
+        split = getattr(getattr(self.trainer, "datamodule", None), "splits", {}).get("train")
+        if split is None:
+            raise RuntimeError(f"{type(self.model).__name__} needs fit_reference(train_x) before training, and the "
+                               f"trainer has no zoo datamodule to take its training split from: call "
+                               f"model.fit_reference(train_x) yourself before trainer.fit")
+        inputs = [batch[0] for batch in DataLoader(split, batch_size=256, collate_fn=getattr(
+            self.trainer.datamodule, "collate", None))]
+        self.model.fit_reference(torch.cat(inputs).to(self.device))
 
     def init_metrics(self, metrics: dict[str, Metric]) -> None:
         """One copy of ``metrics`` per stage, logged as ``{stage}/{name}``."""
