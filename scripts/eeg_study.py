@@ -37,14 +37,14 @@ def sklearn_folds(job: dict) -> dict:
     import numpy as np
 
     from zoo.data import EEGSyntheticDataModule
+    from zoo.data.eeg.datamodules import fold_indices
     from zoo.eeg import ACMClassifier, baseline
 
     data = EEGSyntheticDataModule(regime=job["regime"], seed=job["seed"], data_dir=job["data_dir"])
     x, y = data.trials()
     result = {**job, "accuracy": {method: [] for method in METHODS}, "chosen": {"acm_nested": [], "acm_heuristic": []}}
     for fold in range(data.n_folds):
-        data.fold = fold
-        split = data.split_indices()
+        split = fold_indices(y, n_folds=data.n_folds, fold=fold, val_fraction=data.val_fraction, seed=data.seed)
         train, test = np.concatenate([split["train"], split["val"]]), split["test"]
         for method in METHODS:
             if method.startswith("acm"):

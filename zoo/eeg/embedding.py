@@ -70,7 +70,9 @@ def mutual_information_lag(x, max_lag: int = 20, bins: int = 16, max_trials: int
     """The lag (samples) of the first local minimum of the average mutual information, the median over the channels
     of ``x (B, C, T)`` (at most ``max_trials`` trials, drawn with ``seed``); ``max_lag`` when it keeps falling."""
     x = _subsample(x, max_trials, seed)
-    check_trials(x, 1, max_lag + 2)
+    if x.shape[-1] < max_lag + 2:
+        raise ValueError(f"trials of {x.shape[-1]} samples are too short for lags up to max_lag={max_lag}: lower "
+                         f"max_lag below {x.shape[-1] - 1}")
     lags = []
     for channel in range(x.shape[1]):
         curve = mutual_information_curve(x[:, channel], max_lag, bins)

@@ -57,8 +57,9 @@ def check_positive(**values) -> None:
             raise ValueError(f"data.{key}={value!r}: expected a positive integer")
 
 
-class TrialsDataModule(SplitDataModule):
-    """Trials ``(x, y)`` (:meth:`trials`, from a subclass's :meth:`load_trials`) split by stratified k-fold
+class TrialsDataModule(GeneratedData, SplitDataModule):
+    """Trials ``(x, y)`` (:meth:`trials`, from the entry a subclass's ``cache_path`` / ``_generate`` make: the
+    :class:`~zoo.data.base.GeneratedData` cache) split by stratified k-fold
     (module doc). Subclasses set ``n_channels`` and ``num_classes`` (config settings that models read as
     ``${zoo_data:n_channels}``); :meth:`trials` checks the loaded trials against them."""
 
@@ -79,15 +80,11 @@ class TrialsDataModule(SplitDataModule):
         self.n_folds, self.fold, self.val_fraction, self.seed = n_folds, fold, val_fraction, seed
         self._trials: tuple[np.ndarray, np.ndarray] | None = None
 
-    def load_trials(self) -> dict[str, torch.Tensor]:
-        """``{"x": (N, C, T) float32, "y": (N,) int64}``, from the cache or made."""
-        raise NotImplementedError
-
     def trials(self) -> tuple[np.ndarray, np.ndarray]:
         """Every trial: ``x`` ``(N, n_channels, T)`` float32 and ``y`` ``(N,)`` int64, loaded once and checked against
         ``n_channels`` and ``num_classes``."""
         if self._trials is None:
-            data = self.load_trials()
+            data = self.load()  # {"x": (N, C, T) float32, "y": (N,) int64}
             self._trials = self.checked(data["x"].numpy(), data["y"].numpy())
         return self._trials
 
@@ -114,7 +111,7 @@ class TrialsDataModule(SplitDataModule):
         self.splits = {split: TensorDataset(x[index], y[index]) for split, index in self.split_indices().items()}
 
 
-class EEGSyntheticDataModule(GeneratedData, TrialsDataModule):
+class EEGSyntheticDataModule(TrialsDataModule):
     """Synthetic motor-imagery trials (:func:`~zoo.data.eeg.motor_imagery.motor_imagery` with ``regime``,
     ``n_trials`` per class, ``num_classes`` classes of ``n_channels`` channels, ``duration`` s at ``sfreq`` Hz,
     ``n_sources`` latent sources at ``snr``), generated with ``seed`` and cached under ``data_dir/eeg/`` in a file
@@ -145,6 +142,3 @@ class EEGSyntheticDataModule(GeneratedData, TrialsDataModule):
                              n_channels=self.n_channels, sfreq=self.sfreq, duration=self.duration,
                              n_sources=self.n_sources, snr=self.snr, seed=self.seed)
         return {"x": torch.from_numpy(x), "y": torch.from_numpy(y)}
-
-    def load_trials(self) -> dict[str, torch.Tensor]:
-        return self.load()

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from zoo.arguments import plain
-from zoo.cache import cached
 from zoo.data.eeg.datamodules import TrialsDataModule
 from zoo.optional import require
 
@@ -109,7 +108,7 @@ class MOABBDataModule(TrialsDataModule):
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return self.root / "moabb" / f"{self.dataset}-s{self.subject}-{digest}.pt"
 
-    def _extract(self) -> dict[str, torch.Tensor]:
+    def _generate(self) -> dict[str, torch.Tensor]:
         if not self.download:
             raise FileNotFoundError(
                 f"no cached MOABB trials at {self.cache_path} (data.dataset={self.dataset}, subject {self.subject}): "
@@ -118,9 +117,3 @@ class MOABBDataModule(TrialsDataModule):
         with mne_data(self.root / "mne_data"):
             dataset = moabb_dataset(self.dataset, self.dataset_kwargs)
             return motor_imagery_epochs(dataset, self.subject, self.session, self.events, **self.window)
-
-    def prepare_data(self) -> None:
-        cached(self.cache_path, self._extract)
-
-    def load_trials(self) -> dict[str, torch.Tensor]:
-        return cached(self.cache_path, self._extract)
