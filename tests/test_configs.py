@@ -39,7 +39,7 @@ PAIRS = (("fno", "darcy"), ("spe_gine", "cycles"), ("spe_gine", "molecules"), ("
          ("cg_mace", "ethanol_md"), ("gp_hm", "pde_manufactured"), ("pinn", "pde_manufactured"),
          ("rvgp", "manifold_vectors"), ("funbat", "continuous_tensor"),
          ("pinn_eigen", "quantum_well"), ("acm_ts", "eeg_synthetic"), ("cov_ts", "eeg_synthetic"),
-         ("acm_ts", "moabb"))
+         ("acm_ts", "moabb"), ("rom_net", "burgers_snapshots"), ("rom_net", "darcy_snapshots"), ("wgan_gp", "elastic_bar"))
 
 
 def write_csv_fixture(path: Path, columns: int, rows: int = 1100) -> None:

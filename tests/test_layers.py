@@ -13,7 +13,7 @@ from zoo.registry import list_models, model_info
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 #: the shared layer under the families: what a family may import besides itself
 LAYER_ONE = ("zoo.functional", "zoo.metrics", "zoo.registry", "zoo.checkpoint", "zoo.io", "zoo.cache", "zoo.optional",
-             "zoo.arguments", "zoo.normaliser", "zoo.modes")
+             "zoo.arguments", "zoo.normaliser", "zoo.modes", "zoo.parameters", "zoo.card", "zoo.publish")
 #: what no model imports: training, data, evaluation and configuration
 TRAINING = ("zoo.tasks", "zoo.data", "zoo.evaluation", "zoo.cli", "zoo.callbacks", "lightning", "pytorch_lightning",
             "hydra")

@@ -138,6 +138,23 @@ def test_a_changed_max_epochs_is_reported(make_cfg, tmp_path, capsys):
     assert "trainer.max_epochs: 1 -> 2" in out and "learning rate jumps" in out
 
 
+def test_resuming_a_complete_run_says_so_and_trains_nothing(make_cfg, tmp_path, capsys):
+    first = train(make_cfg(*TINY, "trainer.max_epochs=1"))
+    last = Path(first["last_checkpoint"])
+    before = last.read_bytes()
+    capsys.readouterr()
+    again = train(make_cfg(*TINY, "trainer.max_epochs=1", f"ckpt_path={last}"))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the run is already complete (it has trained 1 epochs and trainer.max_epochs=1)" in out
+    assert "pass a larger trainer.max_epochs" in out and last.read_bytes() == before
+    assert again["metrics"] == first["metrics"] and again["already_complete"]
+    (tmp_path / "metrics.json").unlink()  # stopped after its last epoch, before its test: the resume tests it
+    tested = train(make_cfg(*TINY, "trainer.max_epochs=1", "test=true", "+trainer.limit_test_batches=1",
+                            f"ckpt_path={last}"))
+    assert "test/acc" in tested["metrics"] and tested["global_step"] == first["global_step"]
+    assert last.read_bytes() == before
+
+
 def test_ckpt_path_last_without_a_checkpoint_says_it_starts_from_scratch(make_cfg, capsys):
     train(make_cfg(*TINY, "trainer.max_epochs=1", "ckpt_path=last"))
     assert "has no checkpoints/last.ckpt, so this run starts from scratch" in capsys.readouterr().out
@@ -166,7 +183,10 @@ def test_a_folder_as_ckpt_path_names_the_checkpoints_in_it(make_cfg, tmp_path):
     with pytest.raises(IsADirectoryError, match=r"is a folder: pass a \.ckpt file.*best\.ckpt"):
         train(make_cfg(*TINY, f"ckpt_path={tmp_path}", folder="again"))
     with pytest.raises(IsADirectoryError, match="is a folder"):
-        zoo.load_model(tmp_path)
+        zoo.load_model(tmp_path / "checkpoints")
+    best = zoo.load_model(tmp_path / "checkpoints" / "best.ckpt")  # a run folder stands for its best checkpoint
+    assert all(torch.equal(a, b) for a, b in zip(zoo.load_model(tmp_path).state_dict().values(),
+                                                 best.state_dict().values()))
 
 
 def test_init_from_a_finetuned_run_merges_its_adapters(make_cfg, tmp_path):

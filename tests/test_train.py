@@ -15,7 +15,8 @@ from zoo.callbacks import FiniteLossCheck
 from zoo.cli import evaluate, initialise_from, train
 from zoo.registry import _REGISTRY
 from zoo.data import SeqDigitsDataModule
-from zoo.tasks.optim import build_optimizer, parameter_groups
+from zoo.parameters import parameter_groups
+from zoo.tasks.optim import build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["model.d_model=16", "model.n_layers=1", "model.d_state=8", "data.batch_size=32", "+trainer.limit_train_batches=3",

@@ -4,7 +4,11 @@ A zoo checkpoint is either
 
 * a Lightning ``.ckpt`` written by ``train.py``: ``state_dict`` (keys ``model.*``) and
   ``hyper_parameters["model"] = {"name": ..., **kwargs}`` as plain containers, or
-* a folder written by :func:`save_pretrained`: ``model.safetensors`` + ``config.json``.
+* a folder written by :func:`save_pretrained`: ``model.safetensors`` + ``config.json``, or by :func:`zoo.publish`:
+  the same with a model card (``README.md``) that must match them (:func:`zoo.card.verify_card`).
+
+Whatever takes weights (:func:`load_model`, ``create_model(pretrained=...)``, ``train.py init_from=``) also takes a run
+folder (its best checkpoint, else its last) and a published folder on the Hugging Face Hub, ``hf://owner/repo``.
 
 Every ``torch.load`` here uses ``weights_only=True``, and the run config ``train.py`` stores in a ``.ckpt``
 (``zoo_config``) is checked as data when it is read (:func:`run_config`): a checkpoint can never run code.
@@ -25,12 +29,13 @@ import torch
 import yaml
 from torch import nn
 
+from zoo.card import HUB_PREFIX, hub_snapshot, verify_card
 from zoo.io import atomic_path
 from zoo.registry import CONFIG_ATTR, create_model
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-_EXPECTED = "a .ckpt written by zoo's train.py, or a folder written by zoo.save_pretrained"
+_EXPECTED = "a .ckpt written by zoo's train.py, or a folder written by zoo.save_pretrained or zoo.publish"
 #: the repository's Hydra configs: the only place a ``_target_`` (code to call) may come from
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 #: the parts of a stored run config that eval.py rebuilds, each from the config group of the same name
@@ -167,18 +172,43 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return checkpoint
 
 
+def run_checkpoint(run: Path) -> Path:
+    """The checkpoint a run folder written by ``train.py`` stands for: its best (``metrics.json``'s
+    ``best_checkpoint``, looked up in the folder's ``checkpoints/``, so a moved folder works), else its last."""
+    summary = run / "metrics.json"
+    best = json.loads(summary.read_text()).get("best_checkpoint") if summary.is_file() else None
+    for candidate in ([run / "checkpoints" / Path(best).name] if best else []) + [run / "checkpoints" / "last.ckpt"]:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"run folder {run} has no checkpoints/last.ckpt (nor the best checkpoint its metrics.json "
+                            "names): pass one of its .ckpt files")
+
+
+def weights_source(path: str | os.PathLike) -> Path:
+    """The file or folder that ``path`` names for its weights: ``hf://owner/repo`` -> the downloaded published folder,
+    a run folder (``checkpoints/`` beside ``.hydra/``) -> :func:`run_checkpoint`, anything else itself."""
+    if str(path).startswith(HUB_PREFIX):
+        return hub_snapshot(str(path))
+    path = Path(path)
+    if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "checkpoints").is_dir():
+        return run_checkpoint(path)
+    return path
+
+
 def read_weights(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict | None]:
     """The model config ``{"name": ..., **kwargs}`` and plain state dict of a ``.ckpt`` or a pretrained folder,
     and the adapter options (``zoo_config.finetune``) of a ``.ckpt`` of a run fine-tuned with adapters, whose
-    state holds the base weights and the adapters' apart (``None`` otherwise)."""
-    path = Path(path)
+    state holds the base weights and the adapters' apart (``None`` otherwise). ``path`` is anything
+    :func:`weights_source` takes; a published folder's model card is checked against its files first."""
+    path = weights_source(path)
     if path.is_dir() and not (path / CONFIG_NAME).is_file() and any(path.glob("**/*.ckpt")):
-        read_checkpoint(path)  # a run folder: the error names the .ckpt files in it
+        read_checkpoint(path)  # a folder of runs: the error names the .ckpt files in it
     if path.is_dir():
         weights, config = path / WEIGHTS_NAME, path / CONFIG_NAME
         for needed in (weights, config):
             if not needed.is_file():
                 raise FileNotFoundError(f"{path} has no {needed.name}; expected {_EXPECTED}")
+        verify_card(path)
         try:
             state = safetensors.torch.load_file(weights)
             model = json.loads(config.read_text())
@@ -200,7 +230,7 @@ def read_pretrained(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
     and adapters apart) is refused with the ways to its adapted weights."""
     config, state, adapters = read_weights(path)
     if adapters:
-        run = Path(path).resolve().parent.parent
+        run = weights_source(path).resolve().parent.parent
         raise CheckpointError(
             f"{path} holds a model fine-tuned with {adapters['method']} adapters, kept apart from its base weights "
             f"(zoo_config.finetune): load the merged model {run / 'merged'} (written with finetune.save=merged or "
@@ -266,7 +296,8 @@ def load_weights(
 
 
 def load_model(path: str | os.PathLike, name: str | None = None, **overrides) -> nn.Module:
-    """Build the model stored in a ``.ckpt`` or pretrained folder and load its weights (strictly), in eval mode.
+    """Build the model stored in a ``.ckpt``, a pretrained or published folder, a run folder or ``hf://owner/repo``
+    (:func:`weights_source`) and load its weights (strictly), in eval mode.
 
     ``name`` checks the stored model is the one expected; ``overrides`` replace constructor kwargs
     that do not change parameter shapes (e.g. ``dropout=0.0``). A config entry of :data:`REBUILDERS` (e.g. a

@@ -31,6 +31,7 @@ from zoo import eval_tools
 from zoo.adapters import count_parameters, load_adapters
 from zoo.adapters.finetune import add_adapters, finetune_options, merged_weights, save_finetuned
 from zoo.callbacks import LastCheckpoint, RandomStateInCheckpoint, RunConfigInCheckpoint
+from zoo.card import code_version
 from zoo.checkpoint import (
     CONFIG_DIR as CONFIG_PATH,
     REBUILT,
@@ -272,6 +273,34 @@ def check_resumable(task: L.LightningModule, checkpoint: dict, path: str, config
                       "over the new length from the resumed step on, so the learning rate jumps there")
 
 
+def completed(checkpoint: dict, trainer: DictConfig) -> str | None:
+    """Why the run of ``checkpoint`` has nothing left to train under ``trainer``'s limits (the epochs Lightning's fit
+    loop has processed against ``trainer.max_epochs``, its step against ``trainer.max_steps``), or ``None``."""
+    epochs = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {}).get(
+        "processed", 0)
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    if max_epochs is not None and max_epochs >= 0 and epochs >= max_epochs:
+        return f"it has trained {epochs} epochs and trainer.max_epochs={max_epochs}"
+    if max_steps is not None and max_steps >= 0 and checkpoint.get("global_step", 0) >= max_steps:
+        return f"it has taken {checkpoint.get('global_step')} steps and trainer.max_steps={max_steps}"
+    return None
+
+
+def already_complete(ckpt_path: str, reason: str) -> dict | None:
+    """Say that ``ckpt_path``'s run is complete and how to go on; its ``metrics.json`` summary if it was tested (the run
+    then ends here), else ``None`` (the run goes on to test the checkpoint, as ``test=true`` asks)."""
+    path = Path(ckpt_path).resolve()
+    summary = path.parent.parent / "metrics.json" if path.parent.name == "checkpoints" else None
+    console.print(f"[bold yellow]ckpt_path={ckpt_path}[/bold yellow]: the run is already complete ({reason}); there "
+                  f"is nothing left to train. To train it further, pass a larger trainer.max_epochs (or "
+                  f"trainer.max_steps) with the same ckpt_path; to test it on other data, python eval.py "
+                  f"ckpt_path={ckpt_path}")
+    if summary is not None and summary.is_file():
+        console.print(f"its results: {summary}")
+        return {**json.loads(summary.read_text()), "already_complete": reason}
+    return None
+
+
 def stopped(trainer: L.Trainer) -> SystemExit:
     """The exit of a run stopped by SIGTERM or Ctrl+C (after :class:`LastCheckpoint` saved it), with the way on."""
     last = next((callback for callback in trainer.callbacks if isinstance(callback, LastCheckpoint)), None)
@@ -289,6 +318,9 @@ def train(cfg: DictConfig) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_path(cfg)
     checkpoint = read_checkpoint(ckpt_path) if ckpt_path else None  # missing, corrupt, foreign, tampered: refused
+    complete = checkpoint is not None and completed(checkpoint, cfg.trainer)
+    if complete and (summary := already_complete(ckpt_path, complete)) is not None:
+        return summary
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     weights = read_weights(cfg.init_from) if cfg.get("init_from") else None  # read once: config, state, adapters
@@ -336,6 +368,8 @@ def train(cfg: DictConfig) -> dict:
         "fit_seconds": round(fit_seconds, 2),
         "parameters": total,
         "trainable_parameters": trainable,
+        "code": code_version(),
+        **({"already_complete": complete} if complete else {}),
         "best_checkpoint": best,
         "last_checkpoint": last,
     }
@@ -465,9 +499,10 @@ def _noisy_test(trainer: L.Trainer, task: L.LightningModule, datamodule, noise: 
 def train_main(cfg: DictConfig) -> float | None:
     """``python train.py [overrides]``; returns the monitored metric (for sweepers such as hparams_search=optuna), or
     ``None`` for a task that monitors nothing (``pde_solve``: the final iterate is tested)."""
-    metrics = train(cfg)["metrics"]
-    if cfg.monitor.metric is None:
-        return None
+    summary = train(cfg)
+    metrics = summary["metrics"]
+    if cfg.monitor.metric is None or (cfg.monitor.metric not in metrics and "already_complete" in summary):
+        return None  # a complete run resumed only to be tested logs no validation
     if cfg.monitor.metric not in metrics:
         raise KeyError(f"the monitored metric {cfg.monitor.metric!r} was not logged (logged: {sorted(metrics)}): "
                        "set monitor.metric to one of them")

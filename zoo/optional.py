@@ -12,7 +12,7 @@ from types import ModuleType
 EXTRAS = {"matplotlib": "generative", "ot": "generative", "torchcde": "generative",
           "qm9pack": "chem", "rdkit": "chem", "tblite": "chem",
           "onnxruntime": "export", "onnxscript": "export", "skimage": "inverse", "bm3d": "inverse",
-          "e3nn": "equivariant", "pyriemann": "eeg", "moabb": "eeg"}
+          "e3nn": "equivariant", "pyriemann": "eeg", "moabb": "eeg", "pyamg": "graph", "huggingface_hub": "hub"}
 
 
 def _missing(top: str) -> ModuleNotFoundError:

@@ -26,6 +26,7 @@ import collections.abc
 import difflib
 import fnmatch
 import functools
+import os
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -40,7 +41,7 @@ CONFIG_ATTR = "zoo_config"
 
 #: the task configs, ``configs/task/<task>.yaml``: the objective a registered model trains with
 TASKS = ("anomaly", "bayes_fit", "classification", "generative", "operator", "pde_solve", "pinn", "potential",
-         "regression")
+         "regression", "adversarial")
 
 #: what a model can do besides ``forward``, for ``list_models(capability=...)``
 CAPABILITIES = {
@@ -191,14 +192,24 @@ def check_input_dtypes(model: nn.Module, args: tuple, kwargs: dict) -> None:
                             f"input (x.{_converter(dtype)}) or the model (model.{_converter(tensor.dtype)})")
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    """Build the registered model ``name`` from plain keyword arguments.
+def create_model(name: str, pretrained: str | os.PathLike | None = None, **kwargs) -> nn.Module:
+    """Build the registered model ``name`` from plain keyword arguments, or with trained weights.
 
     Keyword arguments set to ``None`` are dropped (so a config can leave a key unset); the others are checked
     against the constructor's annotations (:func:`zoo.arguments.check_arguments`). The model remembers
     ``{"name": name, **kwargs}`` as ``model.zoo_config`` for :func:`zoo.save_pretrained` and checks the dtype
     of its inputs (:func:`check_input_dtypes`).
+
+    ``pretrained``: a folder written by :func:`zoo.publish` (its model card checked against its files) or
+    :func:`zoo.save_pretrained`, a run folder of ``train.py`` (its best checkpoint, else its last), a ``.ckpt``, or
+    ``"hf://owner/repo"`` (downloaded with huggingface_hub). The model is built with the stored constructor arguments
+    (``kwargs`` may override those that keep every tensor's shape, e.g. ``dropout=0.0``), its weights loaded strictly,
+    in training mode like any new model; a stored model of another name is an error.
     """
+    if pretrained is not None:
+        from zoo.checkpoint import load_model  # checkpoint builds its models through this module
+
+        return load_model(pretrained, name=name, **kwargs).train()
     info = model_info(name)
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
     check_arguments(info.constructor, kwargs, caller=f"create_model({name!r})", prefix="model",

@@ -70,6 +70,9 @@ CASES = {
     "moabb": ["batch_size=2", "dataset=FakeDataset", "download=true", "events=[fake1,fake2]", "n_channels=3",
               "tmax=1.0", "dataset_kwargs={n_subjects:1,n_sessions:1,n_runs:1,duration:30,n_events:22,seed:0,"
               "event_list:[fake1,fake2],channels:[C3,Cz,C4]}"],  # MOABB's own fake recordings: no download
+    "burgers_snapshots": [*SMALL, "num_classes=2", "resolution=32", "dt=0.01"],
+    "darcy_snapshots": [*SMALL, "num_classes=2", "resolution=9"],
+    "elastic_bar": [*SMALL, "n_cells=100", "n_steps=390", "n_records=16"],
 }
 # the datamodules whose every split is one whole problem (one batch: a PDE's grid, a GP's data); their tasks fit in
 # one process, and under two their evaluation loaders must refuse with the clear error instead of splitting the batch

@@ -16,8 +16,10 @@ from zoo.data.images.datamodules import HSIDataModule, PhantomDataModule, RGBCro
 from zoo.data.manifold import ManifoldVectorsDataModule
 from zoo.data.md.datamodule import MDDataModule
 from zoo.data.pde.datamodules import BurgersDataModule, DarcyDataModule, NavierStokesDataModule
+from zoo.data.pde.elastic_bar import ElasticBarDataModule
 from zoo.data.pde.manufactured import ManufacturedPDEDataModule
 from zoo.data.pde.quantum_well import QuantumWellDataModule
+from zoo.data.pde.rom_snapshots import BurgersSnapshotsDataModule, DarcySnapshotsDataModule
 from zoo.data.sequence.images import SeqDigitsDataModule, SeqImageDataModule
 from zoo.data.sequence.listops import ListOpsDataModule
 from zoo.data.sequence.timeseries import TimeSeriesDataModule
@@ -26,7 +28,7 @@ from zoo.data.tensor import ContinuousTensorDataModule
 from zoo.data.transport.eot_benchmark import EOTBenchmarkDataModule
 from zoo.data.transport.toy2d import Toy2DDataModule
 
-__all__ = ["BurgersDataModule", "ContinuousTensorDataModule", "CycleCountDataModule", "DarcyDataModule",
+__all__ = ["BurgersDataModule", "BurgersSnapshotsDataModule", "DarcySnapshotsDataModule", "ElasticBarDataModule", "ContinuousTensorDataModule", "CycleCountDataModule", "DarcyDataModule",
            "EEGSyntheticDataModule", "EOTBenchmarkDataModule", "HSIDataModule", "ListOpsDataModule", "MDDataModule",
            "MOABBDataModule", "ManifoldVectorsDataModule", "ManufacturedPDEDataModule", "MoleculeDataModule",
            "NavierStokesDataModule", "PhantomDataModule", "QuantumWellDataModule", "RGBCropsDataModule",

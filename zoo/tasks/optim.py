@@ -2,7 +2,8 @@
 
 A parameter may carry its own hyper-parameters as ``param._optim = {"lr": 1e-3, "weight_decay": 0.0}``
 (the convention of the S4 code base: SSM state matrices train slower and without decay). Such
-parameters get an optimiser group of their own; every other trainable parameter uses the base group.
+parameters get an optimiser group of their own (:func:`zoo.parameter_groups`, which a plain PyTorch loop uses
+too); every other trainable parameter uses the base group.
 """
 
 from __future__ import annotations
@@ -13,20 +14,9 @@ import torch
 from torch import nn
 
 from zoo.arguments import accepts, check_arguments
+from zoo.parameters import parameter_groups
 
 SCHEDULERS = ("cosine", "constant")
-
-
-def parameter_groups(model: nn.Module) -> list[dict]:
-    """Optimiser groups: the base group, then one group per distinct ``_optim`` dict. Frozen parameters are left out."""
-    groups: dict[tuple, dict] = {(): {"params": []}}
-    for param in model.parameters():
-        if not param.requires_grad:
-            continue
-        special = getattr(param, "_optim", {})
-        key = tuple(sorted(special.items()))
-        groups.setdefault(key, {"params": [], **special})["params"].append(param)
-    return [group for group in groups.values() if group["params"]]
 
 
 def build_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
