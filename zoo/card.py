@@ -12,6 +12,7 @@ downloads it through ``huggingface_hub`` (the ``[hub]`` extra) and says what to 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -100,17 +101,18 @@ def verify_card(folder: str | os.PathLike) -> dict | None:
 
 def code_version() -> dict:
     """``{"version": <zoo's installed version>, "commit": <git commit of the zoo checkout>}``; the commit ends in
-    ``-dirty`` when the checkout has uncommitted changes, and is ``"unknown"`` outside a git checkout."""
+    ``-dirty`` when the checkout has uncommitted changes, and is ``"unknown"`` for an install that is not a git
+    checkout (a wheel in site-packages: no enclosing repository's commit is taken for zoo's)."""
     root = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
                               timeout=30).stdout.strip()
 
-    try:
-        commit = git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
+    commit = "unknown"
+    if (root / ".git").exists():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            commit = git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     try:
         version = importlib.metadata.version("zoo")
     except importlib.metadata.PackageNotFoundError:
