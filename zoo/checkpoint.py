@@ -186,7 +186,8 @@ def run_checkpoint(run: Path) -> Path:
 
 def weights_source(path: str | os.PathLike) -> Path:
     """The file or folder that ``path`` names for its weights: ``hf://owner/repo`` -> the downloaded published folder,
-    a run folder (``checkpoints/`` beside ``.hydra/``) -> :func:`run_checkpoint`, anything else itself."""
+    a folder with ``checkpoints/`` and no ``config.json`` (a run folder) -> :func:`run_checkpoint`, anything else
+    itself."""
     if str(path).startswith(HUB_PREFIX):
         return hub_snapshot(str(path))
     path = Path(path)

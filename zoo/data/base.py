@@ -33,8 +33,16 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from zoo.arguments import accepts
 from zoo.cache import cached
 from zoo.data.sampling import ResumableTraining
+
+
+def check_positive(**values) -> None:
+    """A ``ValueError`` naming ``data.<key>`` for each value that is not a positive int (a bool is not one)."""
+    for key, value in values.items():
+        if not accepts(int, value) or value < 1:
+            raise ValueError(f"data.{key}={value!r}: expected a positive integer")
 
 
 def evaluation_sampler(dataset: Dataset) -> UnrepeatedDistributedSampler | None:

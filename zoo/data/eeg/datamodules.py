@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from zoo.arguments import accepts
-from zoo.data.base import GeneratedData, SplitDataModule
+from zoo.data.base import GeneratedData, SplitDataModule, check_positive
 from zoo.data.eeg.motor_imagery import check_arguments, motor_imagery
 
 log = logging.getLogger(__name__)
@@ -48,13 +48,6 @@ def fold_indices(y: np.ndarray, n_folds: int, fold: int, val_fraction: float, se
                          f"choose a fraction that can")
     train, val = train_test_split(rest, test_size=n_val, stratify=y[rest], random_state=seed)
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
-
-
-def check_positive(**values) -> None:
-    """A ``ValueError`` naming ``data.<key>`` for each value that is not a positive int."""
-    for key, value in values.items():
-        if not accepts(int, value) or value < 1:
-            raise ValueError(f"data.{key}={value!r}: expected a positive integer")
 
 
 class TrialsDataModule(GeneratedData, SplitDataModule):

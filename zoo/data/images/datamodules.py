@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from zoo.data.base import GeneratedData, SplitDataModule
+from zoo.data.base import GeneratedData, SplitDataModule, check_positive
 from zoo.data.images.hyperspectral import synthetic_hsi
 from zoo.data.images.natural import TEST_IMAGE, TRAIN_IMAGES, rgb_crops
 from zoo.data.images.phantoms import ellipse_phantoms
@@ -58,9 +58,7 @@ class ImageDataModule(GeneratedData, SplitDataModule):
 
     def __init__(self, data_dir: str, size: int, n_train: int, n_val: int, n_test: int, batch_size: int, seed: int,
                  num_workers: int):
-        for key, value in (("size", size), ("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"data.{key}={value!r}: expected a positive integer")
+        check_positive(size=size, n_train=n_train, n_val=n_val, n_test=n_test)
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         self.data_dir, self.size, self.seed = Path(data_dir), size, seed
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from zoo.data.base import GeneratedData, SplitDataModule
+from zoo.data.base import GeneratedData, SplitDataModule, check_positive
 from zoo.data.pde.solvers.elastic_bar import REACH, lognormal_stiffness, node_index, sample_impacts, solve_bar
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,7 @@ class ElasticBarDataModule(GeneratedData, SplitDataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         if regime not in REGIMES:
             raise ValueError(f"data.regime={regime!r}: expected one of {tuple(REGIMES)}")
-        for key, size in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-            if not isinstance(size, int) or size < 1:
-                raise ValueError(f"data.{key}={size!r} must be a positive integer")
+        check_positive(n_train=n_train, n_val=n_val, n_test=n_test)
         if len(zone) != 2:
             raise ValueError(f"data.zone={list(zone)} must be [a, b]")
         for key, x in zip(("data.zone[0] (a)", "data.zone[1] (b)"), zone):

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from zoo.data.base import GeneratedData, SplitDataModule
+from zoo.data.base import GeneratedData, SplitDataModule, check_positive
 from zoo.data.pde.solvers import darcy_coefficient, solve_burgers, solve_darcy
 from zoo.functional.clustering import kmedoids, sine_dissimilarity
 
@@ -43,12 +43,6 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 _CACHE_VERSION = 1
-
-
-def _positive_int(**values) -> None:
-    for key, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"data.{key}={value!r}: expected a positive integer")
 
 
 def _range(key: str, bounds, positive: bool = True) -> tuple[float, float]:
@@ -77,7 +71,7 @@ class SnapshotsDataModule(GeneratedData, SplitDataModule):
 
     def __init__(self, num_classes: int, n_train: int, n_val: int, n_test: int, resolution: int, seed: int,
                  batch_size: int, num_workers: int, data_dir: str):
-        _positive_int(num_classes=num_classes, n_train=n_train, n_val=n_val, n_test=n_test, resolution=resolution)
+        check_positive(num_classes=num_classes, n_train=n_train, n_val=n_val, n_test=n_test, resolution=resolution)
         if num_classes < 2 or num_classes > n_train:
             raise ValueError(f"data.num_classes={num_classes}: expected 2 <= num_classes <= data.n_train={n_train} "
                              f"(the training snapshots are split into that many clusters)")
